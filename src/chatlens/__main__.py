@@ -1,0 +1,5 @@
+import sys
+
+from chatlens.cli import main
+
+sys.exit(main())

@@ -1,0 +1,111 @@
+"""The ASGI application: wires store, writer, dedupe index and pipeline to the routes."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from chatlens.api.batch import BatchEndpoint, NoopEndpoint
+from chatlens.api.events import EventsEndpoint, json_response
+from chatlens.api.openapi import build_openapi
+from chatlens.config import Settings
+from chatlens.ingest.dedupe import DedupeIndex
+from chatlens.ingest.pipeline import Ingestor
+from chatlens.metrics import Metrics
+from chatlens.sites import SiteRegistry
+from chatlens.store.base import EventStore
+from chatlens.store.writer import WriteBuffer
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: EventStore
+    metrics: Metrics
+    sites: SiteRegistry
+    writer: WriteBuffer
+    dedupe: DedupeIndex
+    ingestor: Ingestor
+
+
+def build_services(settings: Settings, store: EventStore) -> Services:
+    metrics = Metrics()
+    sites = SiteRegistry(store.list_sites())
+    writer = WriteBuffer(store, metrics, max_pending_rows=settings.max_pending_rows)
+    dedupe = DedupeIndex(settings.dedupe_capacity)
+    ingestor = Ingestor(settings, sites, store, writer, dedupe, metrics)
+    return Services(settings, store, metrics, sites, writer, dedupe, ingestor)
+
+
+def create_app(settings: Settings, store: EventStore) -> ASGIApp:
+    """The server app. It owns `store` from now on and closes it at shutdown."""
+    services = build_services(settings, store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Remember recent ids first, so a retry of an event stored before a crash is
+        # still recognized as a duplicate.
+        keys = store.recent_event_keys(settings.dedupe_capacity + 1)
+        complete = len(keys) <= settings.dedupe_capacity
+        services.dedupe.preload(keys[: settings.dedupe_capacity], complete=complete)
+        services.writer.start()
+        try:
+            yield
+        finally:
+            services.writer.stop()  # writes whatever is still queued
+            store.close()
+
+    async def healthz(request: Request) -> Response:
+        return json_response(200, {"status": "ok", "write_queue_depth": services.writer.depth})
+
+    async def metrics(request: Request) -> Response:
+        return PlainTextResponse(services.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    openapi = build_openapi()
+
+    async def openapi_json(request: Request) -> Response:
+        return json_response(200, openapi)
+
+    routes = [
+        Route("/v1/batch", BatchEndpoint(services.ingestor), methods=["POST", "OPTIONS"]),
+        Route("/v1/events", EventsEndpoint(store, services.sites).handle, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+    ]
+    if settings.noop_endpoint:
+        routes.append(Route("/v1/noop", NoopEndpoint(settings.max_body_bytes), methods=["POST"]))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.services = services
+    return RequestTimer(app, services.metrics, {r.path for r in routes})
+
+
+class RequestTimer:
+    """Records `chatlens_http_request_duration_seconds` per route."""
+
+    def __init__(self, app: Starlette, metrics: Metrics, paths: set[str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.paths = paths
+        self.state = app.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            route = scope["path"] if scope["path"] in self.paths else "other"
+            self.metrics.histogram(
+                "chatlens_http_request_duration_seconds", "HTTP request latency", route=route
+            ).observe(time.perf_counter() - started)

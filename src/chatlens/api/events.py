@@ -1,0 +1,132 @@
+"""`GET /v1/events`: stored events of one site, filtered and paginated (secret key)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from chatlens.api.auth import Unauthorized, require_site
+from chatlens.ingest.validate import parse_timestamp
+from chatlens.model.events import EVENT_TYPES
+from chatlens.sites import SiteRegistry
+from chatlens.store.base import EventQuery, EventStore
+
+MAX_LIMIT = 1000
+
+# Per event type: typed column -> wire field, to give each event back its own fields.
+_FIELDS_BY_TYPE = {
+    name: {f.column: f.name for f in spec.fields if f.column} for name, spec in EVENT_TYPES.items()
+}
+
+
+class BadParameter(Exception):
+    pass
+
+
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(payload), status, headers, media_type="application/json")
+
+
+class EventsEndpoint:
+    def __init__(self, store: EventStore, sites: SiteRegistry) -> None:
+        self.store = store
+        self.sites = sites
+
+    async def handle(self, request: Request) -> Response:
+        try:
+            site = require_site(request, self.sites)
+        except Unauthorized as exc:
+            return json_response(
+                401, {"error": "unauthorized", "message": exc.message}, {"WWW-Authenticate": "Bearer"}
+            )
+        try:
+            query = parse_query(site.site_id, request.query_params.multi_items())
+        except BadParameter as exc:
+            return json_response(400, {"error": "bad_parameter", "message": str(exc)})
+        page = await run_in_threadpool(self.store.query_events, query)
+        return json_response(
+            200,
+            {
+                "events": [event_json(row) for row in page.rows],
+                "next_cursor": encode_cursor(page.next_after) if page.next_after else None,
+            },
+        )
+
+
+def parse_query(site_id: str, items: list[tuple[str, str]]) -> EventQuery:
+    params: dict[str, Any] = {"site_id": site_id}
+    types: list[str] = []
+    for name, value in items:
+        if name == "type":
+            for t in filter(None, (v.strip() for v in value.split(","))):
+                if t not in EVENT_TYPES:
+                    raise BadParameter(f"type: unknown event type {t!r}")
+                types.append(t)
+        elif name in ("visitor_id", "session_id"):
+            params[name] = value
+        elif name in ("since", "until"):
+            micros = parse_timestamp(int(value) if value.isdigit() else value)
+            if micros is None:
+                raise BadParameter(f"{name}: must be ISO 8601 text or epoch milliseconds, got {value!r}")
+            params[f"{name}_us"] = micros
+        elif name == "limit":
+            if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+                raise BadParameter(f"limit: must be an integer from 1 to {MAX_LIMIT}, got {value!r}")
+            params["limit"] = int(value)
+        elif name == "cursor":
+            params["after"] = decode_cursor(value)
+        else:
+            raise BadParameter(
+                f"{name}: unknown parameter (use type, visitor_id, session_id, since, until, limit, cursor)"
+            )
+    params["types"] = tuple(types)
+    return EventQuery(**params)
+
+
+def encode_cursor(after: tuple[int, str]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(after))).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple[int, str]:
+    try:
+        ts, event_id = orjson.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        if not isinstance(ts, int) or not isinstance(event_id, str):
+            raise ValueError
+        return ts, event_id
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise BadParameter("cursor: not a cursor returned by this API") from None
+
+
+def iso(micros: int | None) -> str | None:
+    if micros is None:
+        return None
+    moment = datetime.fromtimestamp(micros // 1_000_000, timezone.utc)
+    return moment.replace(microsecond=micros % 1_000_000).isoformat().replace("+00:00", "Z")
+
+
+def event_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as the API shows it: the event's own fields under `data`."""
+    data: dict[str, Any] = orjson.loads(row["properties"]) if row["properties"] else {}
+    for column, field in _FIELDS_BY_TYPE.get(row["type"], {}).items():
+        if row.get(column) is not None:
+            data[field] = row[column]
+    return {
+        "id": row["event_id"],
+        "type": row["type"],
+        "visitor_id": row["visitor_id"],
+        "session_id": row["session_id"],
+        "timestamp": iso(row["client_ts"]),
+        "sent_at": iso(row["sent_at"]),
+        "received_at": iso(row["received_at"]),
+        "time": iso(row["ts"]),
+        "device": row["device"],
+        "bot": row["bot"],
+        "data": data,
+    }

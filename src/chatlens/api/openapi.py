@@ -1,0 +1,115 @@
+"""The OpenAPI description served at `/openapi.json`, written out rather than inferred."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chatlens import __version__
+from chatlens.model.events import EVENT_TYPES
+
+_ERROR = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}, "message": {"type": "string"}},
+    "required": ["error", "message"],
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def build_openapi() -> dict[str, Any]:
+    envelope = {
+        "type": "object",
+        "required": ["key", "visitor_id", "session_id", "events"],
+        "properties": {
+            "key": {"type": "string", "description": "The site's public key (pk_...)"},
+            "visitor_id": {"type": "string", "maxLength": 128},
+            "session_id": {"type": "string", "maxLength": 128},
+            "sent_at": {"type": "string", "description": "When the batch was sent, ISO 8601 (client clock)"},
+            "events": {"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/Event"}},
+        },
+    }
+    event = {
+        "type": "object",
+        "required": ["type"],
+        "description": "See docs/events.md for the fields of each type.",
+        "properties": {
+            "type": {"type": "string", "enum": list(EVENT_TYPES)},
+            "id": {"type": "string", "format": "uuid"},
+            "timestamp": {"type": "string", "description": "ISO 8601, or epoch milliseconds"},
+        },
+        "additionalProperties": True,
+    }
+    batch_result = {
+        "type": "object",
+        "properties": {
+            "accepted": {"type": "integer"},
+            "duplicates": {"type": "integer"},
+            "rejected": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"index": {"type": "integer"}, "errors": {"type": "array", "items": {"type": "string"}}},
+                },
+            },
+            "dropped": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "instructions": {"type": "object", "description": "Instructions for the SDK"},
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Chatlens", "version": __version__},
+        "paths": {
+            "/v1/batch": {
+                "post": {
+                    "summary": "Ingest a batch of browser events",
+                    "requestBody": {
+                        "content": {
+                            "text/plain": {"schema": {"$ref": "#/components/schemas/Envelope"}},
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Envelope"}},
+                        }
+                    },
+                    "responses": {
+                        "200": {"description": "Accepted, duplicate and rejected counts", "content": {"application/json": {"schema": batch_result}}},
+                        "400": _error("Malformed JSON or a bad envelope"),
+                        "401": _error("Unknown public key"),
+                        "403": _error("Origin not allowed for this site"),
+                        "413": _error("Body over the size limit"),
+                        "415": _error("Content-Type other than text/plain or application/json"),
+                        "429": _error("Over the per-session rate limit; see Retry-After"),
+                        "503": _error("Storage busy or failing; retry after Retry-After"),
+                    },
+                }
+            },
+            "/v1/events": {
+                "get": {
+                    "summary": "Stored events, filtered and paginated",
+                    "security": [{"secretKey": []}],
+                    "parameters": [
+                        {"name": n, "in": "query", "schema": {"type": t}, "description": d}
+                        for n, t, d in (
+                            ("type", "string", "Event type; repeat or comma-separate for several"),
+                            ("visitor_id", "string", ""),
+                            ("session_id", "string", ""),
+                            ("since", "string", "Inclusive, on the skew-corrected time (ISO 8601 or epoch ms)"),
+                            ("until", "string", "Exclusive"),
+                            ("limit", "integer", "1 to 1000, default 100"),
+                            ("cursor", "string", "next_cursor of the previous page"),
+                        )
+                    ],
+                    "responses": {
+                        "200": {"description": "A page of events, oldest first, and next_cursor"},
+                        "400": _error("Bad parameter"),
+                        "401": _error("Missing or unknown secret key"),
+                    },
+                }
+            },
+            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text/plain"}}}},
+        },
+        "components": {
+            "schemas": {"Envelope": envelope, "Event": event, "Error": _ERROR},
+            "securitySchemes": {"secretKey": {"type": "http", "scheme": "bearer"}},
+        },
+    }

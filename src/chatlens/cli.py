@@ -1,0 +1,181 @@
+"""The `chatlens` command: the server and site management, on the same functions."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from chatlens import __version__
+from chatlens.config import Settings
+from chatlens.sites import normalize_origin
+from chatlens.store.base import CreatedSite
+from chatlens.store.duckdb_store import DuckDBStore, StoreError
+
+DEFAULT_DB = "chatlens.duckdb"
+
+
+class CliError(Exception):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except (CliError, StoreError) as exc:
+        print(f"chatlens: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chatlens", description="Webchat tracking and proactive engagement.")
+    parser.add_argument("--version", action="version", version=f"chatlens {__version__}")
+    commands = parser.add_subparsers(metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--db", default=DEFAULT_DB, help=f"DuckDB file (default ./{DEFAULT_DB})")
+    defaults = Settings()
+    serve.add_argument("--rate-limit", type=int, default=defaults.rate_limit_per_minute, metavar="N",
+                       help="requests per minute per session on /v1/batch (0: no limit)")
+    serve.add_argument("--max-body", type=int, default=defaults.max_body_bytes, metavar="BYTES",
+                       help="largest /v1/batch body accepted")
+    serve.add_argument("--keep-bots", action="store_true", help="store bot traffic (flagged) instead of dropping it")
+    serve.add_argument("--trust-proxy", action="store_true",
+                       help="take the client address from X-Forwarded-For (only behind your own proxy)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument("--noop-endpoint", action="store_true", help="add POST /v1/noop (benchmark reference)")
+    serve.set_defaults(handler=cmd_serve)
+
+    site = commands.add_parser("site", help="manage sites").add_subparsers(metavar="COMMAND")
+    create = site.add_parser("create", help="create a site and print its keys")
+    create.add_argument("name")
+    create.add_argument("--origin", action="append", default=[], metavar="URL",
+                        help="an origin allowed to send events (repeat; none: any origin)")
+    create.add_argument("--db", default=DEFAULT_DB)
+    create.add_argument("--json", action="store_true", help="print only the ids and keys as JSON")
+    create.set_defaults(handler=cmd_site_create)
+
+    listing = site.add_parser("list", help="list sites")
+    listing.add_argument("--db", default=DEFAULT_DB)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_site_list)
+    return parser
+
+
+def cmd_site_create(args: argparse.Namespace) -> int:
+    try:
+        origins = [normalize_origin(o) for o in args.origin]
+    except ValueError as exc:
+        raise CliError(f"--origin {exc}") from None
+    store = DuckDBStore(args.db)
+    try:
+        created = store.create_site(args.name, origins)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(_keys(created)))
+    else:
+        _print_created(created, script_base=None)
+    return 0
+
+
+def cmd_site_list(args: argparse.Namespace) -> int:
+    store = DuckDBStore(args.db)
+    try:
+        sites = store.list_sites()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([{"site_id": s.site_id, "name": s.name, "public_key": s.public_key,
+                           "origins": list(s.origins)} for s in sites]))
+        return 0
+    for s in sites:
+        print(f"{s.site_id}\t{s.public_key}\t{s.name}\t{' '.join(s.origins) or '(any origin)'}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn  # the server's dependencies load only when serving
+
+    from chatlens.api.app import create_app
+
+    settings = Settings(
+        db_path=Path(args.db),
+        rate_limit_per_minute=args.rate_limit,
+        max_body_bytes=args.max_body,
+        drop_bots=not args.keep_bots,
+        trust_proxy_headers=args.trust_proxy,
+        noop_endpoint=args.noop_endpoint,
+    )
+    sock = _bind(args.host, args.port)  # before opening the db: fail fast on a busy port
+    store = DuckDBStore(settings.db_path, threads=settings.duckdb_threads)
+    base = f"http://{args.host}:{args.port}"
+    sites = store.list_sites()
+    if not sites:
+        created = store.create_site("default")
+        print("No site yet: created one.")
+        _print_created(created, script_base=base)
+    else:
+        for s in sites:
+            print(f"Site {s.site_id}: public key {s.public_key}")
+    print(f"Chatlens {__version__} on {base} (database {settings.db_path})", flush=True)
+    config = uvicorn.Config(
+        create_app(settings, store),
+        loop="uvloop",
+        http="httptools",
+        access_log=args.access_log,
+        log_level="info",
+        server_header=False,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CliError(f"--port {port}: already in use on {host} (another server?); pick another port") from None
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
+            raise CliError(f"--host {host}: not an address of this machine") from None
+        if exc.errno == errno.EACCES:
+            raise CliError(f"--port {port}: permission denied (ports below 1024 need privileges)") from None
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _keys(created: CreatedSite) -> dict[str, str]:
+    return {"site_id": created.site.site_id, "public_key": created.site.public_key, "secret_key": created.secret_key}
+
+
+def _print_created(created: CreatedSite, script_base: str | None) -> None:
+    site = created.site
+    print(f"  site id:     {site.site_id}")
+    print(f"  public key:  {site.public_key}   (write-only, safe in web pages)")
+    print(f"  secret key:  {created.secret_key}   (reads data; shown only now, keep it safe)")
+    print(f"  origins:     {' '.join(site.origins) or 'any (add --origin to restrict)'}")
+    if script_base:
+        print("  Paste into your pages:")
+        print(f'    <script src="{script_base}/sdk.js" data-site="{site.public_key}" async></script>')
+
+
+if __name__ == "__main__":
+    sys.exit(main())

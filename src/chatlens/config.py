@@ -1,0 +1,24 @@
+"""Server settings. Defaults are the documented behaviour; the CLI and tests override them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(slots=True)
+class Settings:
+    db_path: Path = Path("chatlens.duckdb")
+    # POST /v1/batch limits
+    max_body_bytes: int = 256 * 1024
+    max_events_per_batch: int = 1000
+    rate_limit_per_minute: int = 30  # per session, as in reference 000; 0 disables it
+    drop_bots: bool = True
+    # Take the client address from X-Forwarded-For (only behind your own proxy).
+    trust_proxy_headers: bool = False
+    # Storage
+    dedupe_capacity: int = 1_000_000  # event ids kept in memory (~150 bytes each)
+    max_pending_rows: int = 200_000  # beyond this, batches get 503 + Retry-After
+    duckdb_threads: int = 2
+    # A route that reads and discards the body: the benchmark's reference point.
+    noop_endpoint: bool = False

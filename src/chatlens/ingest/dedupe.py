@@ -1,0 +1,106 @@
+"""Which event ids are already stored (or being stored) for a site.
+
+Retries and two tabs sending the same queued event produce the same id within minutes, so
+the recent ids live in memory. The index is bounded: when full it forgets whole minutes of
+the oldest client timestamps and raises its `horizon`. Invariant: every stored event whose
+client time is after the horizon is in memory. An id with an older time is therefore
+either new or forgotten, and only then is the store asked. So dedupe is exact with
+constant memory, and the store is only consulted for late stragglers.
+
+An id that is in flight (its commit not yet done) maps to that commit's future: a
+duplicate waits for the original's commit before being acknowledged, so "duplicate"
+always means "stored".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import heapq
+
+_BUCKET_US = 60_000_000  # forget in whole minutes of client time
+
+
+class Seen(enum.Enum):
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    ASK_STORE = "ask_store"  # older than the horizon: only the store knows
+
+
+class DedupeIndex:
+    def __init__(self, capacity: int = 1_000_000) -> None:
+        self.capacity = capacity
+        self.horizon_us = -1  # events with client time <= horizon may have been forgotten
+        self._ids: dict[str, dict[str, asyncio.Future[None] | None]] = {}  # site -> id -> commit
+        self._buckets: dict[int, list[tuple[str, str]]] = {}
+        self._bucket_heap: list[int] = []
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def lookup(self, site_id: str, event_id: str, ts_us: int) -> tuple[Seen, asyncio.Future[None] | None]:
+        ids = self._ids.get(site_id)
+        if ids is not None and event_id in ids:
+            return Seen.DUPLICATE, ids[event_id]
+        if ts_us <= self.horizon_us:
+            return Seen.ASK_STORE, None
+        return Seen.NEW, None
+
+    def add(self, site_id: str, event_id: str, ts_us: int, commit: asyncio.Future[None] | None) -> None:
+        ids = self._ids.setdefault(site_id, {})
+        if event_id in ids:
+            ids[event_id] = commit
+            return
+        ids[event_id] = commit
+        bucket = ts_us // _BUCKET_US
+        entries = self._buckets.get(bucket)
+        if entries is None:
+            entries = self._buckets[bucket] = []
+            heapq.heappush(self._bucket_heap, bucket)
+        entries.append((site_id, event_id))
+        self._size += 1
+        if self._size > self.capacity:
+            self._evict()
+
+    def discard(self, site_id: str, event_ids: list[str]) -> None:
+        """Forget ids whose write failed, so that a retry is stored rather than dropped."""
+        ids = self._ids.get(site_id, {})
+        for event_id in event_ids:
+            if ids.pop(event_id, _MISSING) is not _MISSING:
+                self._size -= 1
+        # Bucket lists still name them; eviction skips ids that are already gone.
+
+    def settle(self, site_id: str, event_ids: list[str]) -> None:
+        """The commit is durable: drop the references to its future."""
+        ids = self._ids.get(site_id)
+        if ids is None:
+            return
+        for event_id in event_ids:
+            if event_id in ids:
+                ids[event_id] = None
+
+    def preload(self, keys: list[tuple[str, str, int]], *, complete: bool) -> None:
+        """Fill from the store at startup with (site_id, event_id, client_ts_us), newest first.
+
+        `complete` is False when the store holds more than was loaded; everything at or
+        before the oldest loaded time then has to be asked of the store.
+        """
+        for site_id, event_id, ts_us in keys:
+            self.add(site_id, event_id, ts_us, None)
+        if keys and not complete:
+            self.horizon_us = max(self.horizon_us, min(k[2] for k in keys))
+
+    def _evict(self) -> None:
+        # Drop the oldest minutes until a tenth of the capacity is free, so eviction
+        # runs rarely and in bulk.
+        target = int(self.capacity * 0.9)
+        while self._size > target and self._bucket_heap:
+            bucket = heapq.heappop(self._bucket_heap)
+            for site_id, event_id in self._buckets.pop(bucket):
+                if self._ids.get(site_id, {}).pop(event_id, _MISSING) is not _MISSING:
+                    self._size -= 1
+            self.horizon_us = max(self.horizon_us, (bucket + 1) * _BUCKET_US - 1)
+
+
+_MISSING = object()

@@ -1,0 +1,248 @@
+"""The canonical event model: every event type Chatlens accepts and its fields.
+
+This table is the single source of truth. Validation (`chatlens.ingest.validate`), the
+typed store columns (`chatlens.store.schema`) and `docs/events.md` are all derived from it,
+so a field added here is validated, stored and documented in one place.
+
+Sources: behaviour events follow reference 000 (field names and required flags exactly),
+widget events reference 001, interaction lifecycle events and their metadata block
+reference 002. Custom events are Chatlens's own.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Kind(enum.Enum):
+    """What a field's value must be. The value is the phrase used in error messages."""
+
+    STRING = "a string"
+    URL = "an absolute URL"
+    NUMBER = "a number"
+    BOOLEAN = "a boolean"
+    INT_OR_FALSE = "an integer >= 0 or false"
+    ARRAY_OR_FALSE = "an array or false"
+    OBJECT = "an object"
+    OBJECT_OR_FALSE = "an object or false"
+
+
+class Group(enum.Enum):
+    BEHAVIOUR = "behaviour"  # reference 000
+    WIDGET = "widget"  # reference 001
+    LIFECYCLE = "lifecycle"  # reference 002
+    CUSTOM = "custom"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    kind: Kind
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    # The typed store column holding this field (None: it goes to the JSON properties).
+    column: str | None = None
+    doc: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EventType:
+    name: str
+    group: Group
+    fields: tuple[Field, ...]
+    doc: str
+
+
+# Longest string accepted in any field. Long enough for real URLs and search queries,
+# short enough that one event cannot fill a batch.
+MAX_STRING_LENGTH = 4096
+
+_URL = Field("url", Kind.URL, True, column="url", doc="The absolute page URL")
+_PAGE_TYPE = Field(
+    "pageType", Kind.STRING, column="page_type", doc="'blog', 'category', 'product' or custom"
+)
+
+BEHAVIOUR_TYPES: tuple[EventType, ...] = (
+    EventType(
+        "page_view",
+        Group.BEHAVIOUR,
+        (
+            _URL,
+            _PAGE_TYPE,
+            Field("productId", Kind.STRING, column="product_id", doc="When pageType is 'product'"),
+        ),
+        "A visitor viewed a page.",
+    ),
+    EventType(
+        "dwell",
+        Group.BEHAVIOUR,
+        (
+            _URL,
+            _PAGE_TYPE,
+            Field(
+                "durationSeconds",
+                Kind.NUMBER,
+                True,
+                column="duration_seconds",
+                doc="How long the visitor stayed, in seconds (>= 0)",
+            ),
+        ),
+        "How long a visitor stayed on a page.",
+    ),
+    EventType(
+        "product_status",
+        Group.BEHAVIOUR,
+        (
+            Field("productId", Kind.STRING, True, column="product_id"),
+            Field(
+                "status", Kind.STRING, True, column="status", doc="'in_stock', 'out_of_stock' or custom"
+            ),
+        ),
+        "The stock status of the product the visitor is viewing.",
+    ),
+    EventType(
+        "filter_usage",
+        Group.BEHAVIOUR,
+        (
+            Field("category", Kind.STRING, column="category", doc="The category being browsed"),
+            Field("filterType", Kind.STRING, True, column="filter_type", doc="'price', 'brand', ..."),
+            Field("filterValue", Kind.STRING, True, column="filter_value", doc="e.g. 'low_to_high'"),
+        ),
+        "A visitor used a filter or sort on a category or search page.",
+    ),
+    EventType(
+        "cart_action",
+        Group.BEHAVIOUR,
+        (
+            Field("action", Kind.STRING, True, choices=("add", "remove"), column="action"),
+            Field("productId", Kind.STRING, True, column="product_id"),
+            Field("variantId", Kind.STRING, doc="Size, colour, ..."),
+            Field("productName", Kind.STRING, doc="Human-readable product name"),
+            Field("category", Kind.STRING, column="category"),
+        ),
+        "A visitor added an item to, or removed one from, the cart.",
+    ),
+    EventType(
+        "search_event",
+        Group.BEHAVIOUR,
+        (
+            Field("query", Kind.STRING, True, column="query", doc="The search text"),
+            Field("pageContext", Kind.URL, doc="Current page URL (absolute)"),
+            Field("categoryContext", Kind.STRING, doc="Current category context"),
+        ),
+        "A visitor searched for products.",
+    ),
+)
+
+_INSTANCE = Field(
+    "chatInstanceName", Kind.STRING, doc="The chat instance (widget configuration) on the page"
+)
+_CONTACT = Field(
+    "contactId", Kind.STRING, True, column="interaction_id", doc="The chat contact (conversation) id"
+)
+
+WIDGET_TYPES: tuple[EventType, ...] = (
+    EventType("CHAT_LOADED", Group.WIDGET, (_INSTANCE,), "The chat script loaded on the page."),
+    EventType(
+        "CHAT_VISIBLE", Group.WIDGET, (_INSTANCE,), "The 'start chat' button is shown to the visitor."
+    ),
+    EventType("CONTACT_STARTED", Group.WIDGET, (_CONTACT,), "The visitor started a new chat."),
+    EventType(
+        "CONTACT_ENDED", Group.WIDGET, (_CONTACT,), "The chat ended, whether or not an agent joined."
+    ),
+    EventType("TRANSFER_TO_QUEUE", Group.WIDGET, (_CONTACT,), "The chat was put in an agent queue."),
+    EventType("CONNECT_TO_AGENT", Group.WIDGET, (_CONTACT,), "An agent joined the chat."),
+)
+
+# The metadata block that every lifecycle event carries (reference 002). All values
+# start as false; counters and timestamps replace false as the interaction progresses.
+METADATA_FIELDS: tuple[Field, ...] = (
+    Field("id", Kind.STRING, True, doc="Identifier of the interaction"),
+    Field("proactive", Kind.BOOLEAN, doc="The chat was started proactively"),
+    Field("prefilled", Kind.BOOLEAN, doc="The form was prefilled automatically"),
+    Field("autoSubmitted", Kind.BOOLEAN, doc="The form was submitted automatically"),
+    Field("coBrowseInitiated", Kind.BOOLEAN, doc="A co-browse session was started"),
+    Field("filesUploaded", Kind.INT_OR_FALSE, doc="Files uploaded so far"),
+    Field("numAgents", Kind.INT_OR_FALSE, doc="Agents that have connected so far"),
+    Field("userMessages", Kind.INT_OR_FALSE, doc="Messages sent by the visitor"),
+    Field("agentMessages", Kind.INT_OR_FALSE, doc="Messages sent by agents"),
+    Field("systemMessages", Kind.INT_OR_FALSE, doc="System messages received"),
+    Field("errors", Kind.ARRAY_OR_FALSE, doc="Error codes met, or false"),
+    Field("form", Kind.OBJECT_OR_FALSE, doc="The form parameters when submitted"),
+    Field("opened", Kind.INT_OR_FALSE, doc="When the widget was opened (epoch ms)"),
+    Field("started", Kind.INT_OR_FALSE, doc="When the chat session started (epoch ms)"),
+    Field("cancelled", Kind.INT_OR_FALSE, doc="When the visitor ended it before an agent (epoch ms)"),
+    Field("rejected", Kind.INT_OR_FALSE, doc="When the chat failed to start (epoch ms)"),
+    Field("completed", Kind.INT_OR_FALSE, doc="When it ended normally after an agent (epoch ms)"),
+    Field("closed", Kind.INT_OR_FALSE, doc="When the widget was closed (epoch ms)"),
+    Field("agentReached", Kind.INT_OR_FALSE, doc="When the first agent was reached (epoch ms)"),
+    Field("supervisorReached", Kind.INT_OR_FALSE, doc="When a supervisor was reached (epoch ms)"),
+    Field("elapsed", Kind.INT_OR_FALSE, doc="Chat start to end, in milliseconds"),
+    Field("waitingForAgent", Kind.INT_OR_FALSE, doc="Chat start to agent connected, in ms"),
+)
+
+# Reference 002's stage names, in lifecycle order. The wire type is "chat.<stage>" so
+# that the generic words ("ready", "closed") cannot collide with custom event names.
+LIFECYCLE_STAGES: tuple[str, ...] = (
+    "ready",
+    "opened",
+    "submitted",
+    "started",
+    "cancelled",
+    "rejected",
+    "completed",
+    "closed",
+)
+_METADATA = Field(
+    "metadata",
+    Kind.OBJECT,
+    True,
+    doc="The metadata block of reference 002; its id is stored as the interaction id",
+)
+_LIFECYCLE_DOCS = {
+    "ready": "The chat widget is ready.",
+    "opened": "The visitor opened the widget.",
+    "submitted": "The visitor submitted the pre-chat form.",
+    "started": "The chat session started.",
+    "cancelled": "The visitor ended the chat before an agent connected, or never started it.",
+    "rejected": "The chat failed to start.",
+    "completed": "The chat ended normally after an agent connected.",
+    "closed": "The visitor closed the widget.",
+}
+LIFECYCLE_TYPES: tuple[EventType, ...] = tuple(
+    EventType(f"chat.{stage}", Group.LIFECYCLE, (_METADATA,), _LIFECYCLE_DOCS[stage])
+    for stage in LIFECYCLE_STAGES
+)
+
+CUSTOM_TYPE = EventType(
+    "custom",
+    Group.CUSTOM,
+    (
+        Field("name", Kind.STRING, True, column="name", doc="Your event's name, e.g. 'purchase'"),
+        Field("properties", Kind.OBJECT, doc="Any JSON object"),
+    ),
+    "Anything else: a name plus free-form properties.",
+)
+
+EVENT_TYPES: dict[str, EventType] = {
+    t.name: t for t in (*BEHAVIOUR_TYPES, *WIDGET_TYPES, *LIFECYCLE_TYPES, CUSTOM_TYPE)
+}
+
+# Fields every event may carry whatever its type.
+COMMON_FIELDS: tuple[Field, ...] = (
+    Field("type", Kind.STRING, True, doc="One of the types below"),
+    Field("id", Kind.STRING, doc="A UUID made by the client (any version; v7 preferred)"),
+    Field("timestamp", Kind.STRING, doc="When it happened: ISO 8601, or epoch milliseconds"),
+)
+
+
+def hot_columns() -> tuple[str, ...]:
+    """Every typed column that some event field is stored in, in a stable order."""
+    seen: dict[str, None] = {}
+    for event_type in EVENT_TYPES.values():
+        for field in event_type.fields:
+            if field.column:
+                seen.setdefault(field.column, None)
+    seen.setdefault("interaction_id", None)  # lifecycle metadata.id lands here too
+    return tuple(seen)

@@ -1,0 +1,65 @@
+"""The narrow interface between Chatlens and wherever events and sites are kept.
+
+Ingestion and the read API only talk to this protocol, so a second backend (a
+distributed column store, say) can be added without touching them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    site_id: str
+    name: str
+    public_key: str
+    secret_key_hash: str
+    origins: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedSite:
+    """A new site with its secret key, which is shown once and stored only as a hash."""
+
+    site: Site
+    secret_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    site_id: str
+    types: tuple[str, ...] = ()
+    visitor_id: str | None = None
+    session_id: str | None = None
+    since_us: int | None = None  # inclusive, on the skew-corrected time `ts`
+    until_us: int | None = None  # exclusive
+    after: tuple[int, str] | None = None  # keyset cursor: (ts in us, event_id)
+    limit: int = 100
+
+
+@dataclass(slots=True)
+class EventPage:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    next_after: tuple[int, str] | None = None
+
+
+class EventStore(Protocol):
+    def append_events(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Store rows (in `schema.COLUMN_NAMES` order); durable when this returns."""
+
+    def existing_event_ids(self, site_id: str, event_ids: Sequence[str]) -> set[str]:
+        """The subset of `event_ids` already stored for the site."""
+
+    def recent_event_keys(self, limit: int) -> list[tuple[str, str, int]]:
+        """Up to `limit` (site_id, event_id, client_ts_us), newest client time first."""
+
+    def query_events(self, query: EventQuery) -> EventPage: ...
+
+    def create_site(self, name: str, origins: Sequence[str] = ()) -> CreatedSite: ...
+
+    def list_sites(self) -> list[Site]: ...
+
+    def close(self) -> None: ...

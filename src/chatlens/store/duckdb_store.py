@@ -1,0 +1,245 @@
+"""The embedded default backend: one DuckDB file owned by the server process.
+
+DuckDB allows one read-write process per file, so the server owns it; writes arrive in
+large batches from the group-commit writer (`chatlens.store.writer`) as one Arrow table
+per commit (a commit syncs DuckDB's write-ahead log, which is what makes an
+acknowledgement durable). Every thread gets its own cursor, so reads never wait on the
+writer's Python code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from chatlens.store.base import CreatedSite, EventPage, EventQuery, Site
+from chatlens.store.schema import COLUMN_NAMES, EVENT_COLUMNS
+
+SCHEMA_VERSION = 1
+
+_ARROW_TYPES = {
+    "UUID": pa.string(),
+    "VARCHAR": pa.string(),
+    "JSON": pa.string(),
+    "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(),
+    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+}
+_ARROW_SCHEMA = pa.schema([(name, _ARROW_TYPES[sql]) for name, sql in EVENT_COLUMNS])
+_INSERT_SQL = "INSERT INTO events ({cols}) SELECT {exprs} FROM incoming".format(
+    cols=", ".join(COLUMN_NAMES),
+    exprs=", ".join(f"{n}::UUID" if t == "UUID" else n for n, t in EVENT_COLUMNS),
+)
+_READ_COLUMNS = ", ".join(
+    f"{n}::VARCHAR AS {n}"
+    if t == "UUID"
+    else f"epoch_us({n}) AS {n}"
+    if t == "TIMESTAMPTZ"
+    else n
+    for n, t in EVENT_COLUMNS
+)
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message says why, for a person."""
+
+
+def hash_secret(secret_key: str) -> str:
+    return hashlib.sha256(secret_key.encode()).hexdigest()
+
+
+class DuckDBStore:
+    def __init__(self, path: str | os.PathLike[str], *, threads: int = 2) -> None:
+        self.path = Path(path)
+        self._con = _connect(self.path, threads)
+        self._local = threading.local()
+        self._migrate()
+
+    # -- connections -------------------------------------------------------------------
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._local.cursor = self._con.cursor()
+        return cur
+
+    def close(self) -> None:
+        try:
+            self._con.execute("CHECKPOINT")
+        finally:
+            self._con.close()
+
+    def _migrate(self) -> None:
+        con = self._con
+        con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer Chatlens (schema {version}, "
+                f"this one knows {SCHEMA_VERSION}); upgrade Chatlens"
+            )
+        columns = ",\n  ".join(f"{name} {sql}" for name, sql in EVENT_COLUMNS)
+        con.execute(f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)")
+        con.execute(
+            """CREATE TABLE IF NOT EXISTS sites (
+              site_id VARCHAR PRIMARY KEY,
+              name VARCHAR NOT NULL,
+              public_key VARCHAR NOT NULL UNIQUE,
+              secret_key_hash VARCHAR NOT NULL UNIQUE,
+              origins VARCHAR[] NOT NULL,
+              created_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp
+            )"""
+        )
+        con.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
+
+    # -- events ------------------------------------------------------------------------
+
+    def append_events(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        columns = list(zip(*rows, strict=True))
+        table = pa.Table.from_arrays(
+            [pa.array(col, type=field.type) for col, field in zip(columns, _ARROW_SCHEMA)],
+            schema=_ARROW_SCHEMA,
+        )
+        cur = self._cursor()
+        cur.register("incoming", table)
+        try:
+            cur.execute(_INSERT_SQL)  # one implicit transaction: one WAL sync
+        finally:
+            cur.unregister("incoming")
+
+    def existing_event_ids(self, site_id: str, event_ids: Sequence[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        rows = self._cursor().execute(
+            "SELECT event_id::VARCHAR FROM events "
+            "WHERE site_id = ? AND event_id IN (SELECT unnest(?::UUID[]))",
+            [site_id, list(event_ids)],
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def recent_event_keys(self, limit: int) -> list[tuple[str, str, int]]:
+        return self._cursor().execute(
+            "SELECT site_id, event_id::VARCHAR, epoch_us(client_ts) FROM events "
+            "ORDER BY client_ts DESC LIMIT ?",
+            [limit],
+        ).fetchall()
+
+    def query_events(self, query: EventQuery) -> EventPage:
+        where = ["site_id = ?"]
+        params: list[Any] = [query.site_id]
+        if query.types:
+            where.append("type IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(query.types))
+        if query.visitor_id is not None:
+            where.append("visitor_id = ?")
+            params.append(query.visitor_id)
+        if query.session_id is not None:
+            where.append("session_id = ?")
+            params.append(query.session_id)
+        if query.since_us is not None:
+            where.append("ts >= make_timestamptz(?::BIGINT)")
+            params.append(query.since_us)
+        if query.until_us is not None:
+            where.append("ts < make_timestamptz(?::BIGINT)")
+            params.append(query.until_us)
+        if query.after is not None:
+            where.append(
+                "(ts > make_timestamptz(?::BIGINT) "
+                "OR (ts = make_timestamptz(?::BIGINT) AND event_id > ?::UUID))"
+            )
+            params.extend([query.after[0], query.after[0], query.after[1]])
+        sql = (
+            f"SELECT {_READ_COLUMNS} FROM events WHERE {' AND '.join(where)} "
+            f"ORDER BY ts, event_id LIMIT {int(query.limit) + 1}"
+        )
+        cur = self._cursor()
+        result = cur.execute(sql, params)
+        names = [d[0] for d in result.description]
+        rows = [dict(zip(names, r)) for r in result.fetchall()]
+        page = EventPage(rows=rows[: query.limit])
+        if len(rows) > query.limit:
+            last = page.rows[-1]
+            page.next_after = (last["ts"], last["event_id"])
+        return page
+
+    def count_events(self, site_id: str | None = None) -> int:
+        sql = "SELECT count(*) FROM events" + (" WHERE site_id = ?" if site_id else "")
+        return self._cursor().execute(sql, [site_id] if site_id else []).fetchone()[0]
+
+    # -- sites -------------------------------------------------------------------------
+
+    def create_site(self, name: str, origins: Sequence[str] = ()) -> CreatedSite:
+        if not name.strip():
+            raise StoreError("site name must not be empty")
+        cur = self._cursor()
+        base = _slug(name)
+        taken = {r[0] for r in cur.execute("SELECT site_id FROM sites").fetchall()}
+        site_id, n = base, 2
+        while site_id in taken:
+            site_id, n = f"{base}-{n}", n + 1
+        secret_key = "sk_" + secrets.token_urlsafe(32)
+        site = Site(
+            site_id=site_id,
+            name=name.strip(),
+            public_key="pk_" + secrets.token_urlsafe(18),
+            secret_key_hash=hash_secret(secret_key),
+            origins=tuple(origins),
+        )
+        cur.execute(
+            "INSERT INTO sites (site_id, name, public_key, secret_key_hash, origins) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [site.site_id, site.name, site.public_key, site.secret_key_hash, list(site.origins)],
+        )
+        return CreatedSite(site, secret_key)
+
+    def list_sites(self) -> list[Site]:
+        rows = self._cursor().execute(
+            "SELECT site_id, name, public_key, secret_key_hash, origins FROM sites ORDER BY created_at"
+        ).fetchall()
+        return [Site(r[0], r[1], r[2], r[3], tuple(r[4])) for r in rows]
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:40] or "site"
+
+
+def _connect(path: Path, threads: int) -> duckdb.DuckDBPyConnection:
+    """Open the database file, turning DuckDB's errors into ones a person can act on."""
+    if path.is_dir():
+        raise StoreError(f"--db {path}: is a directory; give a file path such as {path}/chatlens.duckdb")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise StoreError(f"--db {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise StoreError(f"--db {path}: not writable by this user")
+    try:
+        con = duckdb.connect(str(path), config={"threads": threads})
+    except duckdb.IOException as exc:
+        message = str(exc)
+        if "lock" in message.lower():
+            pid = re.search(r"PID (\d+)", message)
+            owner = f" (process {pid.group(1)})" if pid else ""
+            raise StoreError(
+                f"--db {path}: the database is in use by another Chatlens server{owner}; "
+                "stop it, or point --db at another file"
+            ) from None
+        raise StoreError(f"--db {path}: cannot open: {message}") from None
+    except duckdb.Error as exc:
+        raise StoreError(f"--db {path}: not a Chatlens database: {exc}") from None
+    con.execute("SET TimeZone = 'UTC'")
+    return con
