@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from chatlens.store.base import Site
-from chatlens.store.duckdb_store import hash_secret
+from chatlens.store.base import Site, hash_secret
 
 _ORIGIN = re.compile(r"(https?)://(\*\.)?[a-z0-9.-]+(:\d{1,5})?", re.IGNORECASE)
 

@@ -6,9 +6,15 @@ distributed column store, say) can be added without touching them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+
+def hash_secret(secret_key: str) -> str:
+    """Secret keys are stored only as this hash."""
+    return hashlib.sha256(secret_key.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

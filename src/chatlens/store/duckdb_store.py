@@ -9,7 +9,6 @@ writer's Python code.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import secrets
@@ -21,7 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from chatlens.store.base import CreatedSite, EventPage, EventQuery, Site
+from chatlens.store.base import CreatedSite, EventPage, EventQuery, Site, hash_secret
 from chatlens.store.schema import COLUMN_NAMES, EVENT_COLUMNS
 
 SCHEMA_VERSION = 1
@@ -51,10 +50,6 @@ _READ_COLUMNS = ", ".join(
 
 class StoreError(Exception):
     """The store cannot be opened or used; the message says why, for a person."""
-
-
-def hash_secret(secret_key: str) -> str:
-    return hashlib.sha256(secret_key.encode()).hexdigest()
 
 
 class DuckDBStore:

@@ -1,0 +1,50 @@
+"""The in-memory dedupe index: exact while it remembers, honest when it forgets."""
+
+from __future__ import annotations
+
+from chatlens.ingest.dedupe import DedupeIndex, Seen
+
+MINUTE = 60_000_000
+
+
+def test_a_new_id_is_new_and_a_remembered_id_is_a_duplicate() -> None:
+    index = DedupeIndex(capacity=100)
+    assert index.lookup("site", "a", 5 * MINUTE)[0] is Seen.NEW
+    index.add("site", "a", 5 * MINUTE, None)
+    assert index.lookup("site", "a", 5 * MINUTE)[0] is Seen.DUPLICATE
+    assert index.lookup("other-site", "a", 5 * MINUTE)[0] is Seen.NEW, "ids are per site"
+
+
+def test_when_full_it_forgets_the_oldest_minutes_and_asks_the_store_below_the_horizon() -> None:
+    index = DedupeIndex(capacity=10)
+    for minute in range(11):  # one id per minute; the 11th overflows
+        index.add("s", f"id{minute}", minute * MINUTE + 1, None)
+    assert len(index) <= 10
+    # The oldest minute went: an id from then can no longer be answered from memory.
+    assert index.lookup("s", "id0", 0 * MINUTE + 1)[0] is Seen.ASK_STORE
+    assert index.horizon_us >= MINUTE - 1
+    # Everything after the horizon is still exact.
+    assert index.lookup("s", "id10", 10 * MINUTE + 1)[0] is Seen.DUPLICATE
+    assert index.lookup("s", "never-seen", 10 * MINUTE + 1)[0] is Seen.NEW
+
+
+def test_discarded_ids_are_new_again_and_the_size_stays_right() -> None:
+    index = DedupeIndex(capacity=100)
+    index.add("s", "a", MINUTE, None)
+    index.add("s", "b", MINUTE, None)
+    index.discard("s", ["a"])
+    assert len(index) == 1
+    assert index.lookup("s", "a", MINUTE)[0] is Seen.NEW
+    index.add("s", "a", MINUTE, None)
+    assert len(index) == 2
+
+
+def test_preload_of_a_partial_history_sets_the_horizon_at_its_oldest_time() -> None:
+    index = DedupeIndex(capacity=100)
+    index.preload([("s", "new", 9 * MINUTE), ("s", "old", 3 * MINUTE)], complete=False)
+    assert index.lookup("s", "old", 3 * MINUTE)[0] is Seen.DUPLICATE
+    assert index.lookup("s", "unknown", 3 * MINUTE)[0] is Seen.ASK_STORE
+    assert index.lookup("s", "unknown", 4 * MINUTE)[0] is Seen.NEW
+    complete = DedupeIndex(capacity=100)
+    complete.preload([("s", "x", 3 * MINUTE)], complete=True)
+    assert complete.lookup("s", "unknown", 1)[0] is Seen.NEW

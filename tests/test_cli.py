@@ -1,0 +1,130 @@
+"""The `chatlens` command, as a person uses it: keys, first start, and clear errors."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import chatlens, free_port, start_server
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_site_create_json_prints_exactly_the_ids_and_keys(tmp_path: Path) -> None:
+    out = chatlens("site", "create", "My Shop", "--db", str(tmp_path / "c.duckdb"), "--json").stdout
+    keys = json.loads(out)
+    assert set(keys) == {"site_id", "public_key", "secret_key"}
+    assert keys["site_id"] == "my-shop"
+    assert keys["public_key"].startswith("pk_") and keys["secret_key"].startswith("sk_")
+    again = json.loads(chatlens("site", "create", "My Shop", "--db", str(tmp_path / "c.duckdb"), "--json").stdout)
+    assert again["site_id"] == "my-shop-2"
+    assert again["public_key"] != keys["public_key"]
+
+
+def test_site_create_with_origins_lists_them(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.duckdb")
+    chatlens("site", "create", "shop", "--origin", "https://Shop.Example/", "--origin", "https://*.example.org", "--db", db)
+    sites = json.loads(chatlens("site", "list", "--db", db, "--json").stdout)
+    assert sites[0]["origins"] == ["https://shop.example", "https://*.example.org"]
+
+
+def test_site_create_rejects_an_origin_with_a_path(tmp_path: Path) -> None:
+    result = chatlens("site", "create", "shop", "--origin", "https://shop.example/cart", "--db", str(tmp_path / "c.duckdb"), check=False)
+    assert result.returncode == 1
+    assert "--origin" in result.stderr and "no path" in result.stderr
+
+
+def test_first_start_creates_a_default_site_and_prints_a_script_tag(tmp_path: Path) -> None:
+    db = tmp_path / "first.duckdb"
+    server = start_server(db)
+    server.stop()
+    text = "".join(server.output)
+    assert server.keys["public_key"].startswith("pk_")
+    assert f'data-site="{server.keys["public_key"]}"' in text
+    assert f'src="http://127.0.0.1:{server.port}/sdk.js"' in text
+    # The second start finds the site and creates no other.
+    again = start_server(db, keys=server.keys)
+    again.stop()
+    assert "No site yet" not in "".join(again.output)
+    assert json.loads(chatlens("site", "list", "--db", str(db), "--json").stdout)[0]["site_id"] == "default"
+
+
+def test_serve_explains_a_missing_directory(tmp_path: Path) -> None:
+    result = chatlens("serve", "--db", str(tmp_path / "nope" / "x.duckdb"), "--port", str(free_port()), check=False)
+    assert result.returncode == 1
+    assert "directory" in result.stderr and "does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_explains_a_directory_given_as_database(tmp_path: Path) -> None:
+    result = chatlens("serve", "--db", str(tmp_path), "--port", str(free_port()), check=False)
+    assert result.returncode == 1 and "is a directory" in result.stderr
+
+
+def test_serve_explains_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("hello, not a database\n" * 100)
+    result = chatlens("serve", "--db", str(junk), "--port", str(free_port()), check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert str(junk) in result.stderr
+
+
+def test_a_database_owned_by_a_running_server_is_refused_clearly(tmp_path: Path) -> None:
+    db = tmp_path / "owned.duckdb"
+    server = start_server(db)
+    try:
+        create = chatlens("site", "create", "x", "--db", str(db), check=False)
+        assert create.returncode == 1
+        assert "in use by another Chatlens server" in create.stderr
+        second = chatlens("serve", "--db", str(db), "--port", str(free_port()), check=False)
+        assert second.returncode == 1
+        assert "in use by another Chatlens server" in second.stderr
+    finally:
+        server.stop()
+
+
+def test_serve_explains_a_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = chatlens("serve", "--db", str(tmp_path / "p.duckdb"), "--port", str(port), check=False)
+    assert result.returncode == 1
+    assert f"--port {port}: already in use" in result.stderr
+
+
+def test_sigterm_drains_the_writer_and_checkpoints(tmp_path: Path) -> None:
+    db = tmp_path / "t.duckdb"
+    server = start_server(db)
+    assert server.post(server.envelope([{"type": "page_view", "url": "https://a.example/"}])).status_code == 200
+    server.stop()
+    assert "Application shutdown complete" in "".join(server.output)
+    assert not Path(f"{db}.wal").exists(), "the store was not checkpointed and closed"
+    again = start_server(db, keys=server.keys)
+    try:
+        assert len(again.all_events()) == 1
+    finally:
+        again.stop()
+
+
+@pytest.mark.slow
+def test_pip_install_editable_in_a_fresh_venv_gives_a_working_command(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-e", str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    out = subprocess.run([str(venv / "bin" / "chatlens"), "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().startswith("chatlens ")
+    keys = subprocess.run(
+        [str(venv / "bin" / "chatlens"), "site", "create", "x", "--db", str(tmp_path / "v.duckdb"), "--json"],
+        capture_output=True, text=True, check=True,
+    )
+    assert "public_key" in json.loads(keys.stdout)
