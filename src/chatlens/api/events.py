@@ -13,7 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chatlens.api.auth import Unauthorized, require_site
-from chatlens.ingest.validate import parse_timestamp
+from chatlens.ingest.validate import (
+    MAX_TIMESTAMP_US,
+    MIN_TIMESTAMP_US,
+    UUID_PATTERN,
+    parse_timestamp,
+)
 from chatlens.model.events import EVENT_TYPES
 from chatlens.sites import SiteRegistry
 from chatlens.store.base import EventQuery, EventStore
@@ -72,12 +77,12 @@ def parse_query(site_id: str, items: list[tuple[str, str]]) -> EventQuery:
         elif name in ("visitor_id", "session_id"):
             params[name] = value
         elif name in ("since", "until"):
-            micros = parse_timestamp(int(value) if value.isdigit() else value)
+            micros = parse_timestamp(int(value) if _is_small_int(value) else value)
             if micros is None:
                 raise BadParameter(f"{name}: must be ISO 8601 text or epoch milliseconds, got {value!r}")
             params[f"{name}_us"] = micros
         elif name == "limit":
-            if not value.isdigit() or not 1 <= int(value) <= MAX_LIMIT:
+            if not _is_small_int(value) or not 1 <= int(value) <= MAX_LIMIT:
                 raise BadParameter(f"limit: must be an integer from 1 to {MAX_LIMIT}, got {value!r}")
             params["limit"] = int(value)
         elif name == "cursor":
@@ -90,6 +95,11 @@ def parse_query(site_id: str, items: list[tuple[str, str]]) -> EventQuery:
     return EventQuery(**params)
 
 
+def _is_small_int(value: str) -> bool:
+    # str.isdigit() also accepts digits int() refuses (superscripts); only plain ASCII.
+    return 0 < len(value) <= 18 and value.isascii() and value.isdigit()
+
+
 def encode_cursor(after: tuple[int, str]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(after))).decode().rstrip("=")
 
@@ -97,7 +107,9 @@ def encode_cursor(after: tuple[int, str]) -> str:
 def decode_cursor(value: str) -> tuple[int, str]:
     try:
         ts, event_id = orjson.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
-        if not isinstance(ts, int) or not isinstance(event_id, str):
+        if type(ts) is not int or not MIN_TIMESTAMP_US <= ts < MAX_TIMESTAMP_US:
+            raise ValueError
+        if not isinstance(event_id, str) or not UUID_PATTERN.fullmatch(event_id):
             raise ValueError
         return ts, event_id
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):

@@ -291,7 +291,6 @@ class Ingestor:
             else:
                 batch.new_ids.append((event_id, self._dedupe_ts(batch, event)))
             cols = event.columns
-            props = event.properties
             batch.rows.append(
                 (
                     event_id,
@@ -307,7 +306,7 @@ class Ingestor:
                     device,
                     bot,
                     ip_hash,
-                    orjson.dumps(props).decode() if props else None,
+                    event.properties_json,
                 )
             )
 

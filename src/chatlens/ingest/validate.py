@@ -11,7 +11,10 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from chatlens.model.events import (
     EVENT_TYPES,
@@ -19,10 +22,11 @@ from chatlens.model.events import (
     METADATA_FIELDS,
     EventType,
     Field,
+    Group,
     Kind,
 )
 
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TYPE_LIST = ", ".join(EVENT_TYPES)
 _RESERVED = frozenset(("type", "id", "timestamp"))
 
@@ -41,7 +45,7 @@ class ValidEvent:
     event_id: str | None  # canonical lowercase UUID, or None when the client sent none
     client_ts_us: int | None
     columns: dict[str, Any]  # typed store columns (see chatlens.store.schema)
-    properties: dict[str, Any]  # every other field, by its wire name
+    properties_json: str | None  # every other field, by its wire name, as JSON
 
 
 def json_type(value: Any) -> str:
@@ -60,42 +64,42 @@ def json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def check_value(field: Field, value: Any, path: str) -> str | None:
-    """Return the reason `value` is not valid for `field`, or None when it is."""
+def check_value(field: Field, value: Any) -> str | None:
+    """Why `value` is not valid for `field` ("must be a string, got number"), or None."""
     kind = field.kind
     if kind is Kind.STRING or kind is Kind.URL:
         if not isinstance(value, str):
-            return f"{path}: must be {kind.value}, got {json_type(value)}"
+            return f"must be {kind.value}, got {json_type(value)}"
         if len(value) > MAX_STRING_LENGTH:
-            return f"{path}: too long ({len(value)} characters, at most {MAX_STRING_LENGTH})"
+            return f"too long ({len(value)} characters, at most {MAX_STRING_LENGTH})"
         if field.required and not value:
-            return f"{path}: required, must not be empty"
+            return "required, must not be empty"
         if kind is Kind.URL and not _is_absolute_url(value):
-            return f"{path}: must be an absolute URL (http:// or https://), got {value[:80]!r}"
+            return f"must be an absolute URL (http:// or https://), got {value[:80]!r}"
         if field.choices and value not in field.choices:
             allowed = ", ".join(repr(c) for c in field.choices)
-            return f"{path}: must be one of {allowed}, got {value[:80]!r}"
+            return f"must be one of {allowed}, got {value[:80]!r}"
         return None
     if kind is Kind.NUMBER:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"{path}: must be a number, got {json_type(value)}"
+            return f"must be a number, got {json_type(value)}"
         if not math.isfinite(value) or value < 0:
-            return f"{path}: must be a finite number >= 0, got {value}"
+            return f"must be a finite number >= 0, got {value}"
         return None
     if kind is Kind.BOOLEAN:
-        return None if isinstance(value, bool) else f"{path}: must be a boolean, got {json_type(value)}"
+        return None if isinstance(value, bool) else f"must be a boolean, got {json_type(value)}"
     if kind is Kind.INT_OR_FALSE:
         if value is False or (type(value) is int and value >= 0):
             return None
-        return f"{path}: must be {kind.value}, got {json_type(value)} {value!r}"[:200]
+        return f"must be {kind.value}, got {json_type(value)} {str(value)[:40]}"
     if kind is Kind.ARRAY_OR_FALSE:
         ok = value is False or isinstance(value, list)
-        return None if ok else f"{path}: must be {kind.value}, got {json_type(value)}"
+        return None if ok else f"must be {kind.value}, got {json_type(value)}"
     if kind is Kind.OBJECT:
-        return None if isinstance(value, dict) else f"{path}: must be an object, got {json_type(value)}"
+        return None if isinstance(value, dict) else f"must be an object, got {json_type(value)}"
     if kind is Kind.OBJECT_OR_FALSE:
         ok = value is False or isinstance(value, dict)
-        return None if ok else f"{path}: must be {kind.value}, got {json_type(value)}"
+        return None if ok else f"must be {kind.value}, got {json_type(value)}"
     raise AssertionError(f"unhandled kind {kind}")  # a model bug, not bad input
 
 
@@ -115,21 +119,20 @@ def parse_timestamp(value: Any) -> int | None:
             return None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=timezone.utc)
-        micros = (parsed - _EPOCH) // _ONE_MICRO
-    elif isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        # Exact: before 2100 the float's error is far below half a microsecond.
+        micros = round(parsed.timestamp() * 1_000_000)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not MIN_TIMESTAMP_US // 1000 <= value < MAX_TIMESTAMP_US // 1000:  # also NaN, inf
+            return None
         micros = int(value * 1000)
     else:
         return None
     return micros if MIN_TIMESTAMP_US <= micros < MAX_TIMESTAMP_US else None
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_ONE_MICRO = datetime.resolution
-
-
 def validate_event(raw: Any, index: int) -> ValidEvent | list[str]:
     """Check one event; return it normalized, or every problem found in it."""
-    prefix = f"events[{index}]"
+    prefix = f"events[{index}]"  # only formatted into messages
     if not isinstance(raw, dict):
         return [f"{prefix}: must be an object, got {json_type(raw)}"]
     type_name = raw.get("type")
@@ -141,10 +144,14 @@ def validate_event(raw: Any, index: int) -> ValidEvent | list[str]:
     if spec is None:
         return [f"{prefix}.type: unknown event type {type_name[:80]!r} (expected one of {_TYPE_LIST})"]
 
+    if spec.group is Group.WIDGET and isinstance(raw.get("data"), dict):
+        # Reference 001's bus shape {type, data: {...}, timestamp}: fields may sit in data.
+        # Top-level fields win over data's.
+        raw = {**raw["data"], **{k: v for k, v in raw.items() if k != "data"}}
     errors: list[str] = []
     event_id = raw.get("id")
     if event_id is not None:
-        if not isinstance(event_id, str) or not _UUID.fullmatch(event_id):
+        if not isinstance(event_id, str) or not UUID_PATTERN.fullmatch(event_id):
             errors.append(f"{prefix}.id: must be a UUID string, got {json_type(event_id)}")
         else:
             event_id = event_id.lower()
@@ -159,26 +166,46 @@ def validate_event(raw: Any, index: int) -> ValidEvent | list[str]:
             )
 
     columns: dict[str, Any] = {}
-    for field in spec.fields:
-        value = raw.get(field.name)
-        path = f"{prefix}.{field.name}"
+    plan = _PLANS[type_name]
+    for name, column, looks_valid, field in plan.fields:
+        value = raw.get(name)
         if value is None:  # absent and null are the same thing for optional fields
             if field.required:
-                errors.append(f"{path}: required, must be {field.kind.value}")
+                errors.append(f"{prefix}.{name}: required, must be {field.kind.value}")
             continue
-        problem = check_value(field, value, path)
-        if problem:
-            errors.append(problem)
-        elif field.column:
-            columns[field.column] = value
-    if spec.name.startswith("chat.") and isinstance(raw.get("metadata"), dict):
+        if not looks_valid(value):
+            problem = check_value(field, value)
+            if problem:
+                errors.append(f"{prefix}.{name}: {problem}")
+                continue
+        if column:
+            # Typed number columns are DOUBLE: an integer beyond 2**53 must not reach them as int.
+            columns[column] = float(value) if field.kind is Kind.NUMBER else value
+    if plan.lifecycle and isinstance(raw.get("metadata"), dict):
         errors.extend(_check_metadata(raw["metadata"], f"{prefix}.metadata", columns))
     if errors:
         return errors
 
-    not_properties = _NOT_PROPERTIES[type_name]
+    not_properties = plan.not_properties
     properties = {k: v for k, v in raw.items() if k not in not_properties and v is not None}
-    return ValidEvent(index, type_name, event_id, client_ts, columns, properties)
+    if not properties:
+        return ValidEvent(index, type_name, event_id, client_ts, columns, None)
+    try:
+        return ValidEvent(index, type_name, event_id, client_ts, columns, orjson.dumps(properties).decode())
+    except orjson.JSONEncodeError:
+        return [f"{prefix}.{k}: nested too deeply (at most {MAX_JSON_DEPTH} levels)"
+                for k, v in properties.items() if not _serializable(v)]
+
+
+MAX_JSON_DEPTH = 254  # what orjson can write back; the parser would accept more
+
+
+def _serializable(value: Any) -> bool:
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return False
+    return True
 
 
 def _check_metadata(metadata: dict[str, Any], path: str, columns: dict[str, Any]) -> list[str]:
@@ -189,16 +216,53 @@ def _check_metadata(metadata: dict[str, Any], path: str, columns: dict[str, Any]
             if field.required:
                 errors.append(f"{path}.{field.name}: required, must be {field.kind.value}")
             continue
-        problem = check_value(field, value, f"{path}.{field.name}")
+        problem = check_value(field, value)
         if problem:
-            errors.append(problem)
+            errors.append(f"{path}.{field.name}: {problem}")
     if not errors:
         columns["interaction_id"] = metadata["id"]
     return errors
 
 
-# Per type: the keys that are not copied into the JSON properties (the envelope-like
-# reserved keys, and fields that already have a typed column).
-_NOT_PROPERTIES = {
-    name: _RESERVED | {f.name for f in spec.fields if f.column} for name, spec in EVENT_TYPES.items()
+# A per-type plan, computed once: for each field a cheap predicate that accepts the
+# common valid values; only values it doubts go through check_value, which explains.
+# (Validation runs for every event, so this is the ingestion hot path.)
+
+
+def _looks_valid(field: Field) -> Callable[[Any], bool]:
+    kind, required = field.kind, field.required
+    if kind is Kind.STRING and field.choices:
+        choices = frozenset(field.choices)
+        return lambda v: v.__class__ is str and v in choices
+    if kind is Kind.STRING:
+        low = 1 if required else 0
+        return lambda v: v.__class__ is str and low <= len(v) <= MAX_STRING_LENGTH
+    if kind is Kind.URL:
+        return lambda v: (
+            v.__class__ is str
+            and len(v) <= MAX_STRING_LENGTH
+            and v.startswith(("https://", "http://"))
+            and len(v) > 8
+        )
+    if kind is Kind.NUMBER:
+        return lambda v: (v.__class__ is int or v.__class__ is float) and 0 <= v < math.inf
+    return lambda v: check_value(field, v) is None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    fields: tuple[tuple[str, str | None, Callable[[Any], bool], Field], ...]
+    lifecycle: bool
+    # Keys not copied into the JSON properties: the reserved keys, and fields that
+    # already have a typed column.
+    not_properties: frozenset[str]
+
+
+_PLANS = {
+    name: _Plan(
+        fields=tuple((f.name, f.column, _looks_valid(f), f) for f in spec.fields),
+        lifecycle=spec.group is Group.LIFECYCLE,
+        not_properties=_RESERVED | {f.name for f in spec.fields if f.column},
+    )
+    for name, spec in EVENT_TYPES.items()
 }

@@ -140,7 +140,10 @@ def render() -> str:
     lines += [
         "## Widget events (reference 001)",
         "",
-        "The chat widget's own milestones, as the widget event bus names them.",
+        "The chat widget's own milestones, as the widget event bus names them. Their fields"
+        " may also come inside a `data` object, in the bus's own shape"
+        " (`{\"type\": \"CONTACT_STARTED\", \"data\": {\"contactId\": \"...\"}, \"timestamp\": 1637147056035}`);"
+        " top-level fields win.",
         "",
     ]
     for t in WIDGET_TYPES:
