@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import json
+import logging
 import socket
 import sys
 from collections.abc import Sequence
@@ -53,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--keep-bots", action="store_true", help="store bot traffic (flagged) instead of dropping it")
     serve.add_argument("--trust-proxy", action="store_true",
                        help="take the client address from X-Forwarded-For (only behind your own proxy)")
+    serve.add_argument("--load-interval", type=float, default=defaults.load_interval, metavar="SECONDS",
+                       help="how often acknowledged events move from the journal into the database")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument("--noop-endpoint", action="store_true", help="add POST /v1/noop (benchmark reference)")
     serve.set_defaults(handler=cmd_serve)
@@ -117,7 +120,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         drop_bots=not args.keep_bots,
         trust_proxy_headers=args.trust_proxy,
         noop_endpoint=args.noop_endpoint,
+        load_interval=args.load_interval,
     )
+    _log_to_console()
     sock = _bind(args.host, args.port)  # before opening the db: fail fast on a busy port
     store = DuckDBStore(settings.db_path, threads=settings.duckdb_threads)
     base = f"http://{args.host}:{args.port}"
@@ -140,6 +145,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     uvicorn.Server(config).run(sockets=[sock])
     return 0
+
+
+def _log_to_console() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    logger = logging.getLogger("chatlens")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -20,5 +20,12 @@ class Settings:
     dedupe_capacity: int = 1_000_000  # event ids kept in memory (~150 bytes each)
     max_pending_rows: int = 200_000  # beyond this, batches get 503 + Retry-After
     duckdb_threads: int = 2
+    load_interval: float = 1.0  # seconds between loads of the journal into the store
+    load_rows: int = 50_000  # ... or sooner, once this many rows are waiting
     # A route that reads and discards the body: the benchmark's reference point.
     noop_endpoint: bool = False
+
+    @property
+    def journal_path(self) -> Path:
+        """The write-ahead journal lives beside the database file."""
+        return self.db_path.with_name(self.db_path.name + ".journal")

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import BROWSER_UA, new_id, start_server, utc_now_iso
 
 THREADS = 4
@@ -34,9 +35,16 @@ def _batch(keys: dict[str, str], worker: int, n: int) -> dict:
     }
 
 
-def test_acknowledged_events_survive_sigkill_exactly_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "load_interval",
+    [
+        pytest.param("60", id="all-in-journal"),  # nothing loaded yet: replay brings back every row
+        pytest.param("0.05", id="loading-continuously"),  # killed mid-load, or between loads
+    ],
+)
+def test_acknowledged_events_survive_sigkill_exactly_once(tmp_path: Path, load_interval: str) -> None:
     db = tmp_path / "crash.duckdb"
-    server = start_server(db, "--rate-limit", "0")
+    server = start_server(db, "--rate-limit", "0", "--load-interval", load_interval)
     keys = server.keys
     acked: list[dict] = []  # batches answered 200
     unanswered: list[dict] = []  # batches in flight when the server died
@@ -76,6 +84,8 @@ def test_acknowledged_events_survive_sigkill_exactly_once(tmp_path: Path) -> Non
 
     restarted = start_server(db, "--rate-limit", "0", keys=keys)
     try:
+        if load_interval == "60":
+            assert any("recovered" in line and "journaled events" in line for line in restarted.output)
         stored = Counter(e["id"] for e in restarted.all_events())
         acked_ids = [e["id"] for b in acked for e in b["events"]]
         missing = [i for i in acked_ids if stored[i] == 0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,7 +23,10 @@ from chatlens.ingest.pipeline import Ingestor
 from chatlens.metrics import Metrics
 from chatlens.sites import SiteRegistry
 from chatlens.store.base import EventStore
-from chatlens.store.writer import WriteBuffer
+from chatlens.store.journal import Journal
+from chatlens.store.writer import WriteBuffer, recover
+
+log = logging.getLogger("chatlens")
 
 
 @dataclass
@@ -39,7 +43,14 @@ class Services:
 def build_services(settings: Settings, store: EventStore) -> Services:
     metrics = Metrics()
     sites = SiteRegistry(store.list_sites())
-    writer = WriteBuffer(store, metrics, max_pending_rows=settings.max_pending_rows)
+    writer = WriteBuffer(
+        store,
+        Journal(settings.journal_path),
+        metrics,
+        max_pending_rows=settings.max_pending_rows,
+        load_interval=settings.load_interval,
+        load_rows=settings.load_rows,
+    )
     dedupe = DedupeIndex(settings.dedupe_capacity)
     ingestor = Ingestor(settings, sites, store, writer, dedupe, metrics)
     return Services(settings, store, metrics, sites, writer, dedupe, ingestor)
@@ -51,8 +62,12 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # Remember recent ids first, so a retry of an event stored before a crash is
-        # still recognized as a duplicate.
+        # Rows acknowledged before a crash but not yet loaded are in the journal: load them
+        # first. Then remember recent ids, so that a retry of an event stored before the
+        # crash is still recognized as a duplicate.
+        recovered = recover(services.writer.journal, store)
+        if recovered:
+            log.info("recovered %d journaled events into the store", recovered)
         keys = store.recent_event_keys(settings.dedupe_capacity + 1)
         complete = len(keys) <= settings.dedupe_capacity
         services.dedupe.preload(keys[: settings.dedupe_capacity], complete=complete)
@@ -60,7 +75,8 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
         try:
             yield
         finally:
-            services.writer.stop()  # writes whatever is still queued
+            services.writer.stop()  # journals and loads whatever is still queued
+            services.writer.journal.close()
             store.close()
 
     async def healthz(request: Request) -> Response:
@@ -76,7 +92,7 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
 
     routes = [
         Route("/v1/batch", BatchEndpoint(services.ingestor), methods=["POST", "OPTIONS"]),
-        Route("/v1/events", EventsEndpoint(store, services.sites).handle, methods=["GET"]),
+        Route("/v1/events", EventsEndpoint(store, services.sites, services.writer.flush).handle, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,7 +22,7 @@ from chatlens.ingest.validate import (
 )
 from chatlens.model.events import EVENT_TYPES
 from chatlens.sites import SiteRegistry
-from chatlens.store.base import EventQuery, EventStore
+from chatlens.store.base import EventPage, EventQuery, EventStore
 
 MAX_LIMIT = 1000
 
@@ -40,9 +41,14 @@ def json_response(status: int, payload: Any, headers: dict[str, str] | None = No
 
 
 class EventsEndpoint:
-    def __init__(self, store: EventStore, sites: SiteRegistry) -> None:
+    def __init__(self, store: EventStore, sites: SiteRegistry, flush: Callable[[], None]) -> None:
         self.store = store
         self.sites = sites
+        self.flush = flush  # loads journaled events, so a reader sees all it was promised
+
+    def _read(self, query: EventQuery) -> EventPage:
+        self.flush()
+        return self.store.query_events(query)
 
     async def handle(self, request: Request) -> Response:
         try:
@@ -55,7 +61,7 @@ class EventsEndpoint:
             query = parse_query(site.site_id, request.query_params.multi_items())
         except BadParameter as exc:
             return json_response(400, {"error": "bad_parameter", "message": str(exc)})
-        page = await run_in_threadpool(self.store.query_events, query)
+        page = await run_in_threadpool(self._read, query)
         return json_response(
             200,
             {

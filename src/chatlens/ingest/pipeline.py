@@ -245,8 +245,8 @@ class Ingestor:
             else:
                 ask_store.append(event)
         if ask_store:
-            ids = [e.event_id for e in ask_store]
-            stored = await asyncio.to_thread(self.event_store.existing_event_ids, site_id, ids)  # type: ignore[arg-type]
+            ids = [e.event_id for e in ask_store if e.event_id is not None]
+            stored = await asyncio.to_thread(self._stored_ids, site_id, ids)
             for event in ask_store:
                 assert event.event_id is not None
                 # Re-check memory: another request may have taken the id while we waited.
@@ -258,6 +258,10 @@ class Ingestor:
         if batch.duplicates:
             self.drop(batch, "duplicate", batch.duplicates)
         batch.events = fresh
+
+    def _stored_ids(self, site_id: str, ids: list[str]) -> set[str]:
+        self.writer.flush()  # journaled rows count as stored
+        return self.event_store.existing_event_ids(site_id, ids)
 
     @staticmethod
     def _dedupe_ts(batch: Batch, event: ValidEvent) -> int:

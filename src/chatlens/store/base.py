@@ -53,8 +53,12 @@ class EventPage:
 
 
 class EventStore(Protocol):
-    def append_events(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Store rows (in `schema.COLUMN_NAMES` order); durable when this returns."""
+    def append_events(self, rows: Sequence[Sequence[Any]], *, journal_segment: int) -> None:
+        """Store rows (in `schema.COLUMN_NAMES` order) in one transaction that also records
+        `journal_segment` as loaded, so that a replay after a crash skips it."""
+
+    def journal_position(self) -> int:
+        """The last journal segment whose rows are stored (0: none)."""
 
     def existing_event_ids(self, site_id: str, event_ids: Sequence[str]) -> set[str]:
         """The subset of `event_ids` already stored for the site."""

@@ -1,10 +1,9 @@
 """The embedded default backend: one DuckDB file owned by the server process.
 
-DuckDB allows one read-write process per file, so the server owns it; writes arrive in
-large batches from the group-commit writer (`chatlens.store.writer`) as one Arrow table
-per commit (a commit syncs DuckDB's write-ahead log, which is what makes an
-acknowledgement durable). Every thread gets its own cursor, so reads never wait on the
-writer's Python code.
+DuckDB allows one read-write process per file, so the server owns it. Rows arrive from
+the journal loader (`chatlens.store.writer`) in large chunks, one Arrow table per
+transaction: DuckDB's cost per commit is milliseconds, so it is paid once per chunk, not
+per request. Every thread gets its own cursor, so reads never wait on the loader's Python.
 """
 
 from __future__ import annotations
@@ -101,20 +100,32 @@ class DuckDBStore:
 
     # -- events ------------------------------------------------------------------------
 
-    def append_events(self, rows: Sequence[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        columns = list(zip(*rows, strict=True))
-        table = pa.Table.from_arrays(
-            [pa.array(col, type=field.type) for col, field in zip(columns, _ARROW_SCHEMA)],
-            schema=_ARROW_SCHEMA,
-        )
+    def append_events(self, rows: Sequence[Sequence[Any]], *, journal_segment: int) -> None:
         cur = self._cursor()
-        cur.register("incoming", table)
+        cur.execute("BEGIN TRANSACTION")
         try:
-            cur.execute(_INSERT_SQL)  # one implicit transaction: one WAL sync
-        finally:
-            cur.unregister("incoming")
+            if rows:
+                columns = list(zip(*rows, strict=True))
+                table = pa.Table.from_arrays(
+                    [pa.array(col, type=field.type) for col, field in zip(columns, _ARROW_SCHEMA)],
+                    schema=_ARROW_SCHEMA,
+                )
+                cur.register("incoming", table)
+                try:
+                    cur.execute(_INSERT_SQL)
+                finally:
+                    cur.unregister("incoming")
+            cur.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('journal_position', ?)", [str(journal_segment)]
+            )
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    def journal_position(self) -> int:
+        row = self._cursor().execute("SELECT value FROM meta WHERE key = 'journal_position'").fetchone()
+        return int(row[0]) if row else 0
 
     def existing_event_ids(self, site_id: str, event_ids: Sequence[str]) -> set[str]:
         if not event_ids:

@@ -1,101 +1,182 @@
-"""Group commit: many requests' rows become one durable write.
+"""Group commit to the journal, bulk load into the store.
 
 Requests hand their rows to `WriteBuffer.submit` on the event loop and await the returned
-future. One writer thread takes everything queued since its last commit and stores it in
-a single transaction; while that commit runs, the next group builds up. So commits get
-larger, not more frequent, as load grows (a commit per request would cap throughput at
-the cost of a WAL sync), and the event loop never waits on the disk. The future resolves
-only after the commit returned: an acknowledgement means the rows are durable.
+future. Two threads do the rest:
+
+- the journal writer takes everything queued since its last sync, appends it to the
+  journal as one record and syncs it (`chatlens.store.journal`); then the futures resolve.
+  Under load the groups grow instead of the syncs multiplying. An acknowledgement means
+  the rows are on disk.
+- the loader moves journaled rows into the store in large chunks (every `load_interval`
+  seconds or `load_rows` rows): one transaction per chunk, which also records the journal
+  segment it completes, so a replay after a crash neither loses nor doubles a row.
+
+`flush()` loads everything journaled so far; readers call it first, so a client always
+reads what it was told was stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from chatlens.metrics import Metrics
 from chatlens.store.base import EventStore
+from chatlens.store.journal import Journal
+
+log = logging.getLogger("chatlens.writer")
+
+Row = Sequence[Any]
 
 
 class WriteBufferFull(Exception):
-    """Too many rows are waiting for the disk; the client should retry later."""
+    """Too many rows are waiting; the client should retry later."""
+
+
+def recover(journal: Journal, store: EventStore) -> int:
+    """Load journal segments that the store has not taken yet (after a crash). Returns rows."""
+    loaded_through = store.journal_position()
+    recovered = 0
+    for seq in journal.segments():
+        if seq == journal.current_segment:
+            continue  # just opened by this process: empty
+        if seq > loaded_through:
+            rows = [row for record in journal.read(seq) for row in record]
+            store.append_events(rows, journal_segment=seq)
+            recovered += len(rows)
+        journal.delete(seq)
+    return recovered
 
 
 class WriteBuffer:
-    def __init__(self, store: EventStore, metrics: Metrics, *, max_pending_rows: int = 200_000):
+    def __init__(
+        self,
+        store: EventStore,
+        journal: Journal,
+        metrics: Metrics,
+        *,
+        max_pending_rows: int = 200_000,
+        load_interval: float = 1.0,
+        load_rows: int = 50_000,
+    ) -> None:
         self._store = store
+        self.journal = journal
         self._metrics = metrics
         self._max_pending = max_pending_rows
-        self._cond = threading.Condition()
-        self._rows: list[tuple[Any, ...]] = []
-        self._group: asyncio.Future[None] | None = None
+        self._load_interval = load_interval
+        self._load_rows = load_rows
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._stopping = False
+        # Rows waiting for the journal, and the future their requests await.
+        self._queue_cond = threading.Condition()
+        self._queue: list[Row] = []
+        self._group: asyncio.Future[None] | None = None
+        # Journaled rows waiting for the store. The journal lock makes "append a record and
+        # add its rows" atomic against "take the rows and seal the segment".
+        self._journal_lock = threading.Lock()
+        self._load_cond = threading.Condition()
+        self._unloaded: list[Row] = []
+        self._first_unloaded_at = 0.0
+        self._loads_requested = 0
+        self._loads_done = 0
+        self._threads: list[threading.Thread] = []
         metrics.gauge_callback(
-            "chatlens_write_queue_depth", "Rows waiting for the next commit", lambda: len(self._rows)
+            "chatlens_write_queue_depth", "Rows waiting for the journal", lambda: len(self._queue)
+        )
+        metrics.gauge_callback(
+            "chatlens_load_queue_depth", "Journaled rows waiting for the store", lambda: len(self._unloaded)
+        )
+        self._sync_seconds = metrics.histogram("chatlens_journal_sync_seconds", "Append and sync one group")
+        self._group_rows = metrics.histogram(
+            "chatlens_journal_group_rows", "Rows per journal group commit",
+            buckets=(1, 10, 50, 100, 500, 1000, 5000, 20000, 100000),
+        )
+        self._load_seconds = metrics.histogram(
+            "chatlens_store_load_seconds", "Time to load one chunk into the store",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         )
 
     @property
     def depth(self) -> int:
-        return len(self._rows)
+        return len(self._queue) + len(self._unloaded)
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._thread = threading.Thread(target=self._run, name="chatlens-writer", daemon=True)
-        self._thread.start()
+        for target, name in ((self._write_loop, "chatlens-journal"), (self._load_loop, "chatlens-loader")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
-    def submit(self, rows: Sequence[tuple[Any, ...]]) -> asyncio.Future[None]:
+    def submit(self, rows: Sequence[Row]) -> asyncio.Future[None]:
         """Queue rows; the future completes when they are durable (or the write failed)."""
         assert self._loop is not None, "WriteBuffer.start() was not called"
-        with self._cond:
+        with self._queue_cond:
             if self._stopping:
                 raise WriteBufferFull("the server is shutting down")
-            if len(self._rows) + len(rows) > self._max_pending:
-                raise WriteBufferFull(f"{len(self._rows)} rows are waiting to be written")
+            if len(self._queue) + len(self._unloaded) + len(rows) > self._max_pending:
+                raise WriteBufferFull(f"{self.depth} rows are waiting to be written")
             if self._group is None:
                 self._group = self._loop.create_future()
-                self._cond.notify()
-            self._rows.extend(rows)
+                self._queue_cond.notify()
+            self._queue.extend(rows)
             return self._group
 
-    def stop(self) -> None:
-        """Write what is queued, then stop the writer thread."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify()
-        if self._thread is not None:
-            self._thread.join()
+    def flush(self) -> None:
+        """Block until every row journaled so far is in the store (call from a thread)."""
+        with self._load_cond:
+            if not self._unloaded:
+                return
+            self._loads_requested += 1
+            target = self._loads_requested
+            self._load_cond.notify_all()
+            while self._loads_done < target and not self._stopping:
+                self._load_cond.wait(timeout=1.0)
 
-    def _run(self) -> None:
-        commit_seconds = self._metrics.histogram(
-            "chatlens_store_commit_seconds", "Time to write and sync one group commit"
-        )
-        group_rows = self._metrics.histogram(
-            "chatlens_store_commit_rows",
-            "Rows per group commit",
-            buckets=(1, 10, 50, 100, 500, 1000, 5000, 20000, 100000),
-        )
+    def stop(self) -> None:
+        """Journal and load whatever is queued, then stop both threads."""
+        with self._queue_cond:
+            self._stopping = True
+            self._queue_cond.notify_all()
+        self._threads[0].join()
+        with self._load_cond:
+            self._load_cond.notify_all()
+        self._threads[1].join()
+
+    # -- journal writer thread ---------------------------------------------------------
+
+    def _write_loop(self) -> None:
         while True:
-            with self._cond:
+            with self._queue_cond:
                 while self._group is None and not self._stopping:
-                    self._cond.wait()
+                    self._queue_cond.wait()
                 if self._group is None:
-                    return  # stopping and nothing left
-                rows, group = self._rows, self._group
-                self._rows, self._group = [], None
+                    return  # stopping, nothing queued
+                rows, group = self._queue, self._group
+                self._queue, self._group = [], None
             started = time.perf_counter()
             try:
-                self._store.append_events(rows)
+                payload = orjson.dumps(rows)
+                with self._journal_lock:
+                    self.journal.append(payload)
+                    with self._load_cond:
+                        if not self._unloaded:
+                            self._first_unloaded_at = time.monotonic()
+                        self._unloaded.extend(rows)
+                        if len(self._unloaded) >= self._load_rows:
+                            self._load_cond.notify_all()
             except Exception as exc:  # disk full, I/O error: fail this group, keep serving
-                self._metrics.inc("chatlens_store_commit_failures_total")
+                log.exception("journal write failed")
+                self._metrics.inc("chatlens_journal_failures_total")
                 self._resolve(group, exc)
                 continue
-            commit_seconds.observe(time.perf_counter() - started)
-            group_rows.observe(len(rows))
+            self._sync_seconds.observe(time.perf_counter() - started)
+            self._group_rows.observe(len(rows))
             self._resolve(group, None)
 
     def _resolve(self, group: asyncio.Future[None], error: BaseException | None) -> None:
@@ -111,5 +192,52 @@ class WriteBuffer:
 
         try:
             self._loop.call_soon_threadsafe(settle)
-        except RuntimeError:  # loop already closed during shutdown: nobody is waiting
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
             pass
+
+    # -- loader thread -----------------------------------------------------------------
+
+    def _load_loop(self) -> None:
+        while True:
+            with self._load_cond:
+                while not self._should_load():
+                    if self._stopping and not self._threads[0].is_alive() and not self._unloaded:
+                        return
+                    self._load_cond.wait(timeout=self._wait_time())
+                requested = self._loads_requested
+            self._load_once()
+            with self._load_cond:
+                self._loads_done = max(self._loads_done, requested)
+                self._load_cond.notify_all()
+
+    def _should_load(self) -> bool:
+        if not self._unloaded:
+            return False
+        if self._loads_requested > self._loads_done or len(self._unloaded) >= self._load_rows:
+            return True
+        if self._stopping and not self._threads[0].is_alive():
+            return True
+        return time.monotonic() - self._first_unloaded_at >= self._load_interval
+
+    def _wait_time(self) -> float:
+        if not self._unloaded:
+            return self._load_interval
+        return max(0.001, self._load_interval - (time.monotonic() - self._first_unloaded_at))
+
+    def _load_once(self) -> None:
+        with self._journal_lock:
+            with self._load_cond:
+                rows, self._unloaded = self._unloaded, []
+            sealed = self.journal.rotate()
+        started = time.perf_counter()
+        while True:
+            try:
+                self._store.append_events(rows, journal_segment=sealed)
+                break
+            except Exception:  # keep the rows (they are journaled) and try again
+                log.exception("loading %d rows into the store failed; retrying", len(rows))
+                self._metrics.inc("chatlens_store_load_failures_total")
+                time.sleep(1.0)
+        self.journal.delete(sealed)
+        self._load_seconds.observe(time.perf_counter() - started)
+        self._metrics.inc("chatlens_store_loaded_rows_total", len(rows))
