@@ -179,10 +179,16 @@ def start_server(db: Path, *extra: str, port: int | None = None, keys: dict[str,
     # Drain the rest of the output in the background so the pipe never fills up.
     server = Server(db, port, proc, keys, lines)
 
+    log_path = db.with_name(db.name + ".server.log")  # kept with the test's tmp dir
+
     def drain() -> None:
         assert proc.stdout is not None
-        for rest in proc.stdout:
-            server.output.append(rest)
+        with open(log_path, "a") as log:
+            log.writelines(lines)
+            for rest in proc.stdout:
+                server.output.append(rest)
+                log.write(rest)
+                log.flush()
 
     server.drain = threading.Thread(target=drain, daemon=True)
     server.drain.start()

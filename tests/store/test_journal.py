@@ -5,41 +5,31 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-import orjson
-
 from chatlens.store.duckdb_store import DuckDBStore
 from chatlens.store.journal import Journal
-from chatlens.store.schema import COLUMN_NAMES
+from chatlens.store.rows import HOT_COLUMNS, RowEncoder
 from chatlens.store.writer import recover
 
-
-def row(site: str = "s") -> list:
-    values = dict.fromkeys(COLUMN_NAMES)
-    values.update(event_id=str(uuid.uuid4()), site_id=site, visitor_id="v", session_id="x",
-                  type="page_view", client_ts=1_795_262_400_000_000, received_at=1_795_262_400_000_000,
-                  ts=1_795_262_400_000_000, url="https://a.example/", device="desktop", bot=False)
-    return [values[c] for c in COLUMN_NAMES]
+ENCODER = RowEncoder({"site_id": "s", "visitor_id": "v", "session_id": "x", "received_at": 1_795_262_400_000_000,
+                      "device": "desktop", "bot": False})
 
 
-def test_a_torn_last_record_is_ignored_and_the_records_before_it_are_kept(tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j")
-    journal.append(b'[["a"]]')
-    journal.append(b'[["b"]]')
-    journal.close()
-    segment = tmp_path / "j" / f"{journal.current_segment:012d}.log"
-    data = segment.read_bytes()
-    segment.write_bytes(data[:-3])  # the crash cut the last record short
-    assert list(Journal(tmp_path / "j").read(journal.current_segment)) == [[["a"]]]
+def lines(n: int) -> bytes:
+    hot = [None] * len(HOT_COLUMNS)
+    hot[HOT_COLUMNS.index("url")] = "https://a.example/"
+    return b"".join(
+        ENCODER.encode(str(uuid.uuid4()), "page_view", 1_795_262_400_000_000, 1_795_262_400_000_000, hot, '{"k":[1]}')
+        for _ in range(n)
+    )
 
 
 def test_recover_loads_unloaded_segments_once_and_skips_loaded_ones(tmp_path: Path) -> None:
     store = DuckDBStore(tmp_path / "db.duckdb")
     journal = Journal(tmp_path / "db.duckdb.journal")
-    first, second = [row(), row()], [row()]
-    journal.append(orjson.dumps(first))
+    journal.append(lines(2))
     loaded = journal.rotate()
-    store.append_events(first, journal_segment=loaded)  # loaded, but the crash came before delete
-    journal.append(orjson.dumps(second))  # acknowledged, never loaded
+    assert store.load_segment(journal.path(loaded), loaded) == 2  # the crash came before delete
+    journal.append(lines(1))  # acknowledged, never loaded
     journal.close()
 
     reopened = Journal(tmp_path / "db.duckdb.journal")
@@ -49,3 +39,13 @@ def test_recover_loads_unloaded_segments_once_and_skips_loaded_ones(tmp_path: Pa
     assert recover(reopened, store) == 0
     store.close()
 
+
+def test_a_torn_last_line_is_cut_and_the_lines_before_it_are_loaded(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "db.duckdb")
+    journal = Journal(tmp_path / "db.duckdb.journal")
+    journal.append(lines(3))
+    journal.close()
+    segment = journal.path(journal.current_segment)
+    segment.write_bytes(segment.read_bytes()[:-25])  # the crash cut the last line short
+    assert recover(Journal(tmp_path / "db.duckdb.journal"), store) == 2
+    store.close()

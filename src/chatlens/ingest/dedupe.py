@@ -48,18 +48,26 @@ class DedupeIndex:
         return Seen.NEW, None
 
     def add(self, site_id: str, event_id: str, ts_us: int, commit: asyncio.Future[None] | None) -> None:
+        self.add_many(site_id, [(event_id, ts_us)], commit)
+
+    def add_many(
+        self, site_id: str, entries: list[tuple[str, int]], commit: asyncio.Future[None] | None
+    ) -> None:
+        """Remember a batch of (event_id, client ts in us), all stored by `commit`."""
         ids = self._ids.setdefault(site_id, {})
-        if event_id in ids:
+        buckets = self._buckets
+        added = 0
+        for event_id, ts_us in entries:
+            if event_id not in ids:
+                added += 1
+                bucket = ts_us // _BUCKET_US
+                members = buckets.get(bucket)
+                if members is None:
+                    members = buckets[bucket] = []
+                    heapq.heappush(self._bucket_heap, bucket)
+                members.append((site_id, event_id))
             ids[event_id] = commit
-            return
-        ids[event_id] = commit
-        bucket = ts_us // _BUCKET_US
-        entries = self._buckets.get(bucket)
-        if entries is None:
-            entries = self._buckets[bucket] = []
-            heapq.heappush(self._bucket_heap, bucket)
-        entries.append((site_id, event_id))
-        self._size += 1
+        self._size += added
         if self._size > self.capacity:
             self._evict()
 
@@ -70,15 +78,6 @@ class DedupeIndex:
             if ids.pop(event_id, _MISSING) is not _MISSING:
                 self._size -= 1
         # Bucket lists still name them; eviction skips ids that are already gone.
-
-    def settle(self, site_id: str, event_ids: list[str]) -> None:
-        """The commit is durable: drop the references to its future."""
-        ids = self._ids.get(site_id)
-        if ids is None:
-            return
-        for event_id in event_ids:
-            if event_id in ids:
-                ids[event_id] = None
 
     def preload(self, keys: list[tuple[str, str, int]], *, complete: bool) -> None:
         """Fill from the store at startup with (site_id, event_id, client_ts_us), newest first.

@@ -32,12 +32,11 @@ from chatlens.ingest.privacy import IpHasher
 from chatlens.ingest.ratelimit import RateLimiter
 from chatlens.ingest.validate import ValidEvent, json_type, parse_timestamp, validate_event
 from chatlens.metrics import Metrics
-from chatlens.model.events import hot_columns
 from chatlens.sites import SiteRegistry, origin_allowed
 from chatlens.store.base import EventStore, Site
+from chatlens.store.rows import RowEncoder
 from chatlens.store.writer import WriteBuffer, WriteBufferFull
 
-_HOT = hot_columns()
 MAX_ID_LENGTH = 128
 
 
@@ -74,7 +73,7 @@ class Batch:
     duplicates: int = 0
     accepted: int = 0
     waits: list[asyncio.Future[None]] = field(default_factory=list)
-    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    encoded: bytes = b""  # the accepted events as journal lines (chatlens.store.rows)
     new_ids: list[tuple[str, int]] = field(default_factory=list)  # (event_id, dedupe time)
     stopped: bool = False  # a request step dropped the whole batch
 
@@ -269,15 +268,25 @@ class Ingestor:
         return event.client_ts_us if event.client_ts_us is not None else batch.received_us
 
     async def enrich(self, batch: Batch) -> None:
-        """Add ids, corrected times, device and IP hash; build rows in store-column order."""
+        """Add ids, corrected times, device and IP hash; encode the rows for the journal."""
         assert batch.site is not None
         site_id = batch.site.site_id
         env = batch.envelope
-        visitor_id, session_id = env["visitor_id"], env["session_id"]
         received = batch.received_us
         sent_at = env.get("sent_at")
-        ip_hash = self.ip_hasher.hash(batch.incoming.client_ip, site_id)
-        device, bot = batch.device, batch.bot
+        encoder = RowEncoder(
+            {
+                "site_id": site_id,
+                "visitor_id": env["visitor_id"],
+                "session_id": env["session_id"],
+                "sent_at": sent_at,
+                "received_at": received,
+                "device": batch.device,
+                "bot": batch.bot,
+                "ip_hash": self.ip_hasher.hash(batch.incoming.client_ip, site_id),
+            }
+        )
+        lines = []
         for event in batch.events:
             client_ts = event.client_ts_us
             if client_ts is None:
@@ -294,42 +303,22 @@ class Ingestor:
                 event_id = uuid7()
             else:
                 batch.new_ids.append((event_id, self._dedupe_ts(batch, event)))
-            cols = event.columns
-            batch.rows.append(
-                (
-                    event_id,
-                    site_id,
-                    visitor_id,
-                    session_id,
-                    event.type,
-                    client_ts,
-                    sent_at,
-                    received,
-                    ts,
-                    *[cols.get(c) for c in _HOT],
-                    device,
-                    bot,
-                    ip_hash,
-                    event.properties_json,
-                )
-            )
+            lines.append(encoder.encode(event_id, event.type, client_ts, ts, event.columns, event.properties_json))
+        batch.encoded = b"".join(lines)
 
     async def store(self, batch: Batch) -> None:
         """Hand the rows to the group-commit writer; return once they are durable."""
         assert batch.site is not None
         site_id = batch.site.site_id
         try:
-            commit = self.writer.submit(batch.rows)
+            commit = self.writer.submit(len(batch.events), batch.encoded)
         except WriteBufferFull as exc:
-            self.drop(batch, "overloaded", len(batch.rows))
+            self.drop(batch, "overloaded", len(batch.events))
             raise Rejection(503, "overloaded", f"try again shortly: {exc}", {"Retry-After": "1"}) from None
-        new_ids = [event_id for event_id, _ in batch.new_ids]
-        for event_id, ts_us in batch.new_ids:
-            self.seen_ids.add(site_id, event_id, ts_us, commit)
-        await self._await_commits(batch, [commit], new_ids)
-        self.seen_ids.settle(site_id, new_ids)
-        batch.accepted = len(batch.rows)
-        self.metrics.inc("chatlens_events_accepted_total", len(batch.rows))
+        self.seen_ids.add_many(site_id, batch.new_ids, commit)
+        await self._await_commits(batch, [commit], [event_id for event_id, _ in batch.new_ids])
+        batch.accepted = len(batch.events)
+        self.metrics.inc("chatlens_events_accepted_total", len(batch.events))
 
     async def _await_commits(
         self, batch: Batch, commits: list[asyncio.Future[None]], new_ids: list[str]

@@ -20,15 +20,17 @@ from chatlens.model.events import (
     EVENT_TYPES,
     MAX_STRING_LENGTH,
     METADATA_FIELDS,
-    EventType,
     Field,
     Group,
     Kind,
+    hot_columns,
 )
 
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TYPE_LIST = ", ".join(EVENT_TYPES)
 _RESERVED = frozenset(("type", "id", "timestamp"))
+HOT_COLUMNS = hot_columns()
+_HOT_COUNT = len(HOT_COLUMNS)
 
 # Client timestamps outside this range are certainly wrong clocks or wrong units
 # (seconds sent as milliseconds), not events; rejecting them keeps analytics sane.
@@ -44,7 +46,7 @@ class ValidEvent:
     type: str
     event_id: str | None  # canonical lowercase UUID, or None when the client sent none
     client_ts_us: int | None
-    columns: dict[str, Any]  # typed store columns (see chatlens.store.schema)
+    columns: list[Any]  # typed store columns, in HOT_COLUMNS order (see chatlens.store.schema)
     properties_json: str | None  # every other field, by its wire name, as JSON
 
 
@@ -132,19 +134,22 @@ def parse_timestamp(value: Any) -> int | None:
 
 def validate_event(raw: Any, index: int) -> ValidEvent | list[str]:
     """Check one event; return it normalized, or every problem found in it."""
-    prefix = f"events[{index}]"  # only formatted into messages
     if not isinstance(raw, dict):
+        prefix = f"events[{index}]"
         return [f"{prefix}: must be an object, got {json_type(raw)}"]
     type_name = raw.get("type")
+    plan = _PLANS.get(type_name) if type_name.__class__ is str else None
+    if plan is None:
+        prefix = f"events[{index}]"
     if not isinstance(type_name, str):
         if type_name is None:
             return [f"{prefix}.type: required, must be a string (one of {_TYPE_LIST})"]
         return [f"{prefix}.type: must be a string, got {json_type(type_name)}"]
-    spec: EventType | None = EVENT_TYPES.get(type_name)
-    if spec is None:
+    if plan is None:
         return [f"{prefix}.type: unknown event type {type_name[:80]!r} (expected one of {_TYPE_LIST})"]
+    prefix = ""  # set when the first error is formatted
 
-    if spec.group is Group.WIDGET and isinstance(raw.get("data"), dict):
+    if plan.widget and isinstance(raw.get("data"), dict):
         # Reference 001's bus shape {type, data: {...}, timestamp}: fields may sit in data.
         # Top-level fields win over data's.
         raw = {**raw["data"], **{k: v for k, v in raw.items() if k != "data"}}
@@ -152,7 +157,7 @@ def validate_event(raw: Any, index: int) -> ValidEvent | list[str]:
     event_id = raw.get("id")
     if event_id is not None:
         if not isinstance(event_id, str) or not UUID_PATTERN.fullmatch(event_id):
-            errors.append(f"{prefix}.id: must be a UUID string, got {json_type(event_id)}")
+            errors.append(f"events[{index}].id: must be a UUID string, got {json_type(event_id)}")
         else:
             event_id = event_id.lower()
     client_ts = None
@@ -161,28 +166,27 @@ def validate_event(raw: Any, index: int) -> ValidEvent | list[str]:
         client_ts = parse_timestamp(stamp)
         if client_ts is None:
             errors.append(
-                f"{prefix}.timestamp: must be ISO 8601 text or epoch milliseconds "
+                f"events[{index}].timestamp: must be ISO 8601 text or epoch milliseconds "
                 f"between 2000 and 2100, got {str(stamp)[:40]!r}"
             )
 
-    columns: dict[str, Any] = {}
-    plan = _PLANS[type_name]
-    for name, column, looks_valid, field in plan.fields:
+    columns = [None] * _HOT_COUNT  # the typed store columns, by position in HOT_COLUMNS
+    for name, position, looks_valid, field in plan.fields:
         value = raw.get(name)
         if value is None:  # absent and null are the same thing for optional fields
             if field.required:
-                errors.append(f"{prefix}.{name}: required, must be {field.kind.value}")
+                errors.append(f"events[{index}].{name}: required, must be {field.kind.value}")
             continue
         if not looks_valid(value):
             problem = check_value(field, value)
             if problem:
-                errors.append(f"{prefix}.{name}: {problem}")
+                errors.append(f"events[{index}].{name}: {problem}")
                 continue
-        if column:
+        if position >= 0:
             # Typed number columns are DOUBLE: an integer beyond 2**53 must not reach them as int.
-            columns[column] = float(value) if field.kind is Kind.NUMBER else value
+            columns[position] = float(value) if field.kind is Kind.NUMBER else value
     if plan.lifecycle and isinstance(raw.get("metadata"), dict):
-        errors.extend(_check_metadata(raw["metadata"], f"{prefix}.metadata", columns))
+        errors.extend(_check_metadata(raw["metadata"], f"events[{index}].metadata", columns))
     if errors:
         return errors
 
@@ -193,7 +197,7 @@ def validate_event(raw: Any, index: int) -> ValidEvent | list[str]:
     try:
         return ValidEvent(index, type_name, event_id, client_ts, columns, orjson.dumps(properties).decode())
     except orjson.JSONEncodeError:
-        return [f"{prefix}.{k}: nested too deeply (at most {MAX_JSON_DEPTH} levels)"
+        return [f"events[{index}].{k}: nested too deeply (at most {MAX_JSON_DEPTH} levels)"
                 for k, v in properties.items() if not _serializable(v)]
 
 
@@ -208,7 +212,7 @@ def _serializable(value: Any) -> bool:
     return True
 
 
-def _check_metadata(metadata: dict[str, Any], path: str, columns: dict[str, Any]) -> list[str]:
+def _check_metadata(metadata: dict[str, Any], path: str, columns: list[Any]) -> list[str]:
     errors = []
     for field in METADATA_FIELDS:
         value = metadata.get(field.name)
@@ -220,7 +224,7 @@ def _check_metadata(metadata: dict[str, Any], path: str, columns: dict[str, Any]
         if problem:
             errors.append(f"{path}.{field.name}: {problem}")
     if not errors:
-        columns["interaction_id"] = metadata["id"]
+        columns[HOT_COLUMNS.index("interaction_id")] = metadata["id"]
     return errors
 
 
@@ -251,8 +255,10 @@ def _looks_valid(field: Field) -> Callable[[Any], bool]:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    fields: tuple[tuple[str, str | None, Callable[[Any], bool], Field], ...]
+    # (wire name, position in HOT_COLUMNS or -1, fast check, field)
+    fields: tuple[tuple[str, int, Callable[[Any], bool], Field], ...]
     lifecycle: bool
+    widget: bool
     # Keys not copied into the JSON properties: the reserved keys, and fields that
     # already have a typed column.
     not_properties: frozenset[str]
@@ -260,8 +266,12 @@ class _Plan:
 
 _PLANS = {
     name: _Plan(
-        fields=tuple((f.name, f.column, _looks_valid(f), f) for f in spec.fields),
+        fields=tuple(
+            (f.name, HOT_COLUMNS.index(f.column) if f.column else -1, _looks_valid(f), f)
+            for f in spec.fields
+        ),
         lifecycle=spec.group is Group.LIFECYCLE,
+        widget=spec.group is Group.WIDGET,
         not_properties=_RESERVED | {f.name for f in spec.fields if f.column},
     )
     for name, spec in EVENT_TYPES.items()

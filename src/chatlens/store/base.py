@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -53,9 +54,10 @@ class EventPage:
 
 
 class EventStore(Protocol):
-    def append_events(self, rows: Sequence[Sequence[Any]], *, journal_segment: int) -> None:
-        """Store rows (in `schema.COLUMN_NAMES` order) in one transaction that also records
-        `journal_segment` as loaded, so that a replay after a crash skips it."""
+    def load_segment(self, path: Path, journal_segment: int) -> int:
+        """Store the rows of a journal segment file (`chatlens.store.rows` lines) in one
+        transaction that also records `journal_segment` as loaded, so that a replay after a
+        crash skips it. Returns the number of rows."""
 
     def journal_position(self) -> int:
         """The last journal segment whose rows are stored (0: none)."""

@@ -1,9 +1,9 @@
 """The embedded default backend: one DuckDB file owned by the server process.
 
-DuckDB allows one read-write process per file, so the server owns it. Rows arrive from
-the journal loader (`chatlens.store.writer`) in large chunks, one Arrow table per
-transaction: DuckDB's cost per commit is milliseconds, so it is paid once per chunk, not
-per request. Every thread gets its own cursor, so reads never wait on the loader's Python.
+DuckDB allows one read-write process per file, so the server owns it. Rows arrive as
+whole journal segments (`chatlens.store.writer`), which DuckDB parses natively in one
+transaction: its cost per commit is milliseconds, so it is paid once per segment, not per
+request, and the loading never holds Python's GIL. Every thread gets its own cursor.
 """
 
 from __future__ import annotations
@@ -17,25 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from chatlens.store.base import CreatedSite, EventPage, EventQuery, Site, hash_secret
 from chatlens.store.schema import COLUMN_NAMES, EVENT_COLUMNS
 
 SCHEMA_VERSION = 1
 
-_ARROW_TYPES = {
-    "UUID": pa.string(),
-    "VARCHAR": pa.string(),
-    "JSON": pa.string(),
-    "DOUBLE": pa.float64(),
-    "BOOLEAN": pa.bool_(),
-    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
-}
-_ARROW_SCHEMA = pa.schema([(name, _ARROW_TYPES[sql]) for name, sql in EVENT_COLUMNS])
-_INSERT_SQL = "INSERT INTO events ({cols}) SELECT {exprs} FROM incoming".format(
+# Journal lines carry timestamps as UTC microseconds and UUIDs and JSON as text.
+_LINE_TYPES = {"TIMESTAMPTZ": "BIGINT", "UUID": "VARCHAR"}
+_LOAD_SQL = "INSERT INTO events ({cols}) SELECT {exprs} FROM read_json(?, format = 'newline_delimited', columns = {{{types}}})".format(
     cols=", ".join(COLUMN_NAMES),
-    exprs=", ".join(f"{n}::UUID" if t == "UUID" else n for n, t in EVENT_COLUMNS),
+    exprs=", ".join(
+        f"make_timestamptz({n})" if t == "TIMESTAMPTZ" else f"{n}::UUID" if t == "UUID" else n
+        for n, t in EVENT_COLUMNS
+    ),
+    types=", ".join(f"'{n}': '{_LINE_TYPES.get(t, t)}'" for n, t in EVENT_COLUMNS),
 )
 _READ_COLUMNS = ", ".join(
     f"{n}::VARCHAR AS {n}"
@@ -100,21 +96,14 @@ class DuckDBStore:
 
     # -- events ------------------------------------------------------------------------
 
-    def append_events(self, rows: Sequence[Sequence[Any]], *, journal_segment: int) -> None:
+    def load_segment(self, path: Path, journal_segment: int) -> int:
         cur = self._cursor()
         cur.execute("BEGIN TRANSACTION")
         try:
-            if rows:
-                columns = list(zip(*rows, strict=True))
-                table = pa.Table.from_arrays(
-                    [pa.array(col, type=field.type) for col, field in zip(columns, _ARROW_SCHEMA)],
-                    schema=_ARROW_SCHEMA,
-                )
-                cur.register("incoming", table)
-                try:
-                    cur.execute(_INSERT_SQL)
-                finally:
-                    cur.unregister("incoming")
+            # DuckDB parses the file itself, in its own threads: no Python objects per row.
+            inserted = 0
+            if path.stat().st_size:
+                inserted = cur.execute(_LOAD_SQL, [str(path)]).fetchone()[0]
             cur.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('journal_position', ?)", [str(journal_segment)]
             )
@@ -122,6 +111,7 @@ class DuckDBStore:
         except BaseException:
             cur.execute("ROLLBACK")
             raise
+        return int(inserted)
 
     def journal_position(self) -> int:
         row = self._cursor().execute("SELECT value FROM meta WHERE key = 'journal_position'").fetchone()

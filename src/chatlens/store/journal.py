@@ -2,29 +2,22 @@
 
 An append plus `fdatasync` costs a fraction of a millisecond whatever its size, while a
 commit into the column store costs milliseconds plus microseconds per row. So requests are
-acknowledged once their rows are in the journal, and the store is loaded in large chunks
-behind it (`chatlens.store.writer`).
+acknowledged once their rows are in the journal, and the store loads whole segments behind
+it (`chatlens.store.writer`).
 
-Layout: a directory of numbered segment files. Each record is
-`<u32 length><u32 crc32><payload>` where the payload is a JSON array of rows. A crash can
-leave a torn record at the end of the last segment; it fails its checksum and is ignored
-(its requests were never acknowledged, since acknowledgement waits for the sync).
+Layout: a directory of numbered segment files, each a sequence of journal lines
+(`chatlens.store.rows`: one JSON object per row, newline-terminated). A crash can leave a
+torn last line; it was never acknowledged (acknowledgement waits for the sync of the whole
+append) and `seal_torn_tail` cuts it off before a segment is replayed.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import struct
-import zlib
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import orjson
-
-_HEADER = struct.Struct("<II")
-_SEGMENT = re.compile(r"(\d{12})\.log")
+_SEGMENT = re.compile(r"(\d{12})\.ndjson")
 
 
 class Journal:
@@ -39,17 +32,17 @@ class Journal:
     def current_segment(self) -> int:
         return self._seq
 
-    def _path(self, seq: int) -> Path:
-        return self.directory / f"{seq:012d}.log"
+    def path(self, seq: int) -> Path:
+        return self.directory / f"{seq:012d}.ndjson"
 
     def _open(self, seq: int) -> int:
-        fd = os.open(self._path(seq), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(self.path(seq), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         _sync_directory(self.directory)  # the new file's name must survive a crash too
         return fd
 
-    def append(self, payload: bytes) -> None:
-        """Write one record and make it durable."""
-        os.write(self._fd, _HEADER.pack(len(payload), zlib.crc32(payload)) + payload)
+    def append(self, lines: bytes) -> None:
+        """Write journal lines and make them durable."""
+        os.write(self._fd, lines)
         os.fdatasync(self._fd)
 
     def rotate(self) -> int:
@@ -63,20 +56,18 @@ class Journal:
     def segments(self) -> list[int]:
         return sorted(int(m.group(1)) for p in self.directory.iterdir() if (m := _SEGMENT.fullmatch(p.name)))
 
-    def read(self, seq: int) -> Iterator[list[Any]]:
-        """The rows of one segment, record by record, up to the first torn or corrupt record."""
-        data = self._path(seq).read_bytes()
-        offset = 0
-        while offset + _HEADER.size <= len(data):
-            length, crc = _HEADER.unpack_from(data, offset)
-            payload = data[offset + _HEADER.size : offset + _HEADER.size + length]
-            if len(payload) < length or zlib.crc32(payload) != crc:
-                return
-            yield orjson.loads(payload)
-            offset += _HEADER.size + length
+    def seal_torn_tail(self, seq: int) -> None:
+        """Cut a segment after its last complete line (a crash may have torn the last one)."""
+        path = self.path(seq)
+        data = path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end != len(data):
+            with open(path, "r+b") as f:
+                f.truncate(end)
+                os.fsync(f.fileno())
 
     def delete(self, seq: int) -> None:
-        self._path(seq).unlink(missing_ok=True)
+        self.path(seq).unlink(missing_ok=True)
 
     def close(self) -> None:
         os.close(self._fd)

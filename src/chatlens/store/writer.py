@@ -21,19 +21,12 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
-
-import orjson
 
 from chatlens.metrics import Metrics
 from chatlens.store.base import EventStore
 from chatlens.store.journal import Journal
 
 log = logging.getLogger("chatlens.writer")
-
-Row = Sequence[Any]
-
 
 class WriteBufferFull(Exception):
     """Too many rows are waiting; the client should retry later."""
@@ -47,9 +40,8 @@ def recover(journal: Journal, store: EventStore) -> int:
         if seq == journal.current_segment:
             continue  # just opened by this process: empty
         if seq > loaded_through:
-            rows = [row for record in journal.read(seq) for row in record]
-            store.append_events(rows, journal_segment=seq)
-            recovered += len(rows)
+            journal.seal_torn_tail(seq)
+            recovered += store.load_segment(journal.path(seq), seq)
         journal.delete(seq)
     return recovered
 
@@ -73,24 +65,25 @@ class WriteBuffer:
         self._load_rows = load_rows
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
-        # Rows waiting for the journal, and the future their requests await.
+        # Journal lines waiting to be written, and the future their requests await.
         self._queue_cond = threading.Condition()
-        self._queue: list[Row] = []
+        self._queued_rows = 0
+        self._encoded: list[bytes] = []
         self._group: asyncio.Future[None] | None = None
-        # Journaled rows waiting for the store. The journal lock makes "append a record and
-        # add its rows" atomic against "take the rows and seal the segment".
+        # Rows in the current journal segment, waiting for the store. The journal lock makes
+        # "append and count" atomic against "seal the segment and reset the count".
         self._journal_lock = threading.Lock()
         self._load_cond = threading.Condition()
-        self._unloaded: list[Row] = []
+        self._unloaded = 0
         self._first_unloaded_at = 0.0
         self._loads_requested = 0
         self._loads_done = 0
         self._threads: list[threading.Thread] = []
         metrics.gauge_callback(
-            "chatlens_write_queue_depth", "Rows waiting for the journal", lambda: len(self._queue)
+            "chatlens_write_queue_depth", "Rows waiting for the journal", lambda: self._queued_rows
         )
         metrics.gauge_callback(
-            "chatlens_load_queue_depth", "Journaled rows waiting for the store", lambda: len(self._unloaded)
+            "chatlens_load_queue_depth", "Journaled rows waiting for the store", lambda: self._unloaded
         )
         self._sync_seconds = metrics.histogram("chatlens_journal_sync_seconds", "Append and sync one group")
         self._group_rows = metrics.histogram(
@@ -104,7 +97,7 @@ class WriteBuffer:
 
     @property
     def depth(self) -> int:
-        return len(self._queue) + len(self._unloaded)
+        return self._queued_rows + self._unloaded
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -113,18 +106,20 @@ class WriteBuffer:
             thread.start()
             self._threads.append(thread)
 
-    def submit(self, rows: Sequence[Row]) -> asyncio.Future[None]:
-        """Queue rows; the future completes when they are durable (or the write failed)."""
+    def submit(self, rows: int, encoded: bytes) -> asyncio.Future[None]:
+        """Queue `rows` rows, encoded as journal lines (`chatlens.store.rows`); the future
+        completes when they are durable (or the write failed)."""
         assert self._loop is not None, "WriteBuffer.start() was not called"
         with self._queue_cond:
             if self._stopping:
                 raise WriteBufferFull("the server is shutting down")
-            if len(self._queue) + len(self._unloaded) + len(rows) > self._max_pending:
+            if self.depth + rows > self._max_pending:
                 raise WriteBufferFull(f"{self.depth} rows are waiting to be written")
             if self._group is None:
                 self._group = self._loop.create_future()
                 self._queue_cond.notify()
-            self._queue.extend(rows)
+            self._queued_rows += rows
+            self._encoded.append(encoded)
             return self._group
 
     def flush(self) -> None:
@@ -136,6 +131,8 @@ class WriteBuffer:
             target = self._loads_requested
             self._load_cond.notify_all()
             while self._loads_done < target and not self._stopping:
+                if not self._threads[1].is_alive():
+                    raise RuntimeError("the loader thread is not running")
                 self._load_cond.wait(timeout=1.0)
 
     def stop(self) -> None:
@@ -157,18 +154,17 @@ class WriteBuffer:
                     self._queue_cond.wait()
                 if self._group is None:
                     return  # stopping, nothing queued
-                rows, group = self._queue, self._group
-                self._queue, self._group = [], None
+                rows, encoded, group = self._queued_rows, self._encoded, self._group
+                self._queued_rows, self._encoded, self._group = 0, [], None
             started = time.perf_counter()
             try:
-                payload = orjson.dumps(rows)
                 with self._journal_lock:
-                    self.journal.append(payload)
+                    self.journal.append(b"".join(encoded))
                     with self._load_cond:
                         if not self._unloaded:
                             self._first_unloaded_at = time.monotonic()
-                        self._unloaded.extend(rows)
-                        if len(self._unloaded) >= self._load_rows:
+                        self._unloaded += rows
+                        if self._unloaded >= self._load_rows:
                             self._load_cond.notify_all()
             except Exception as exc:  # disk full, I/O error: fail this group, keep serving
                 log.exception("journal write failed")
@@ -176,7 +172,7 @@ class WriteBuffer:
                 self._resolve(group, exc)
                 continue
             self._sync_seconds.observe(time.perf_counter() - started)
-            self._group_rows.observe(len(rows))
+            self._group_rows.observe(rows)
             self._resolve(group, None)
 
     def _resolve(self, group: asyncio.Future[None], error: BaseException | None) -> None:
@@ -199,21 +195,32 @@ class WriteBuffer:
 
     def _load_loop(self) -> None:
         while True:
-            with self._load_cond:
-                while not self._should_load():
-                    if self._stopping and not self._threads[0].is_alive() and not self._unloaded:
-                        return
-                    self._load_cond.wait(timeout=self._wait_time())
-                requested = self._loads_requested
-            self._load_once()
-            with self._load_cond:
-                self._loads_done = max(self._loads_done, requested)
-                self._load_cond.notify_all()
+            try:
+                if not self._load_when_due():
+                    return
+            except Exception:  # a bug must not silently stop loading: log, wait, go on
+                log.exception("the loader failed; retrying")
+                self._metrics.inc("chatlens_store_load_failures_total")
+                time.sleep(1.0)
+
+    def _load_when_due(self) -> bool:
+        """Wait until a load is due and do it; False once stopped with nothing left."""
+        with self._load_cond:
+            while not self._should_load():
+                if self._stopping and not self._threads[0].is_alive() and not self._unloaded:
+                    return False
+                self._load_cond.wait(timeout=self._wait_time())
+            requested = self._loads_requested
+        self._load_once()
+        with self._load_cond:
+            self._loads_done = max(self._loads_done, requested)
+            self._load_cond.notify_all()
+        return True
 
     def _should_load(self) -> bool:
         if not self._unloaded:
             return False
-        if self._loads_requested > self._loads_done or len(self._unloaded) >= self._load_rows:
+        if self._loads_requested > self._loads_done or self._unloaded >= self._load_rows:
             return True
         if self._stopping and not self._threads[0].is_alive():
             return True
@@ -227,17 +234,17 @@ class WriteBuffer:
     def _load_once(self) -> None:
         with self._journal_lock:
             with self._load_cond:
-                rows, self._unloaded = self._unloaded, []
+                rows, self._unloaded = self._unloaded, 0
             sealed = self.journal.rotate()
         started = time.perf_counter()
         while True:
             try:
-                self._store.append_events(rows, journal_segment=sealed)
+                self._store.load_segment(self.journal.path(sealed), sealed)
                 break
-            except Exception:  # keep the rows (they are journaled) and try again
-                log.exception("loading %d rows into the store failed; retrying", len(rows))
+            except Exception:  # the rows are safe in the journal: try again
+                log.exception("loading journal segment %d into the store failed; retrying", sealed)
                 self._metrics.inc("chatlens_store_load_failures_total")
                 time.sleep(1.0)
         self.journal.delete(sealed)
         self._load_seconds.observe(time.perf_counter() - started)
-        self._metrics.inc("chatlens_store_loaded_rows_total", len(rows))
+        self._metrics.inc("chatlens_store_loaded_rows_total", rows)
