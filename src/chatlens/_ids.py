@@ -6,8 +6,10 @@ import os
 import time
 
 
-def uuid7() -> str:
-    millis = time.time_ns() // 1_000_000
+def uuid7(millis: int | None = None) -> str:
+    """A UUIDv7 for now, or for `millis` since the epoch."""
+    if millis is None:
+        millis = time.time_ns() // 1_000_000
     rand = int.from_bytes(os.urandom(10), "big")
     value = (millis & 0xFFFF_FFFF_FFFF) << 80
     value |= 0x7 << 76  # version 7

@@ -55,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--keep-bots", action="store_true", help="store bot traffic (flagged) instead of dropping it")
     serve.add_argument("--trust-proxy", action="store_true",
                        help="take the client address from X-Forwarded-For (only behind your own proxy)")
+    serve.add_argument("--dedupe-capacity", type=int, default=defaults.dedupe_capacity, metavar="N",
+                       help="event ids kept in memory for dedupe (~150 bytes each); older ones are looked up")
     serve.add_argument("--load-interval", type=float, default=defaults.load_interval, metavar="SECONDS",
                        help="how often acknowledged events move from the journal into the database")
     serve.add_argument("--access-log", action="store_true", help="log every request")
@@ -122,6 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         trust_proxy_headers=args.trust_proxy,
         noop_endpoint=args.noop_endpoint,
         load_interval=args.load_interval,
+        dedupe_capacity=args.dedupe_capacity,
     )
     _log_to_console()
     _tune_interpreter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from chatlens.ingest.dedupe import DedupeIndex, Seen
 
 MINUTE = 60_000_000
+SECOND = 1_000_000
 
 
 def test_a_new_id_is_new_and_a_remembered_id_is_a_duplicate() -> None:
@@ -48,3 +49,15 @@ def test_preload_of_a_partial_history_sets_the_horizon_at_its_oldest_time() -> N
     complete = DedupeIndex(capacity=100)
     complete.preload([("s", "x", 3 * MINUTE)], complete=True)
     assert complete.lookup("s", "unknown", 1)[0] is Seen.NEW
+
+
+def test_at_high_rates_forgetting_never_reaches_the_current_second() -> None:
+    """A full index forgets the oldest seconds, not the oldest minute: events of the
+    last seconds are still answered from memory (NEW), not sent to the store."""
+    index = DedupeIndex(capacity=100)
+    for n in range(150):  # 150 events over 15 seconds of the same minute
+        index.add("s", f"id{n}", 10 * MINUTE + (n // 10) * SECOND, None)
+    assert len(index) <= 100
+    assert index.horizon_us < 10 * MINUTE + 14 * SECOND
+    assert index.lookup("s", "fresh", 10 * MINUTE + 14 * SECOND)[0] is Seen.NEW
+    assert index.lookup("s", "id149", 10 * MINUTE + 14 * SECOND)[0] is Seen.DUPLICATE

@@ -30,7 +30,14 @@ from chatlens.ingest._useragent import classify
 from chatlens.ingest.dedupe import DedupeIndex, Seen
 from chatlens.ingest.privacy import IpHasher
 from chatlens.ingest.ratelimit import RateLimiter
-from chatlens.ingest.validate import ValidEvent, json_type, parse_timestamp, validate_event
+from chatlens.ingest.validate import (
+    MAX_TIMESTAMP_US,
+    MIN_TIMESTAMP_US,
+    ValidEvent,
+    json_type,
+    parse_timestamp,
+    validate_event,
+)
 from chatlens.metrics import Metrics
 from chatlens.sites import SiteRegistry, origin_allowed
 from chatlens.store.base import EventStore, Site
@@ -245,7 +252,10 @@ class Ingestor:
                 ask_store.append(event)
         if ask_store:
             ids = [e.event_id for e in ask_store if e.event_id is not None]
-            stored = await asyncio.to_thread(self._stored_ids, site_id, ids)
+            times = [e.client_ts_us for e in ask_store]
+            # Without a client timestamp the stored client time is not known: search all.
+            bounds = (MIN_TIMESTAMP_US, MAX_TIMESTAMP_US) if None in times else (min(times), max(times))  # type: ignore[type-var]
+            stored = await asyncio.to_thread(self._stored_ids, site_id, ids, bounds)
             for event in ask_store:
                 assert event.event_id is not None
                 # Re-check memory: another request may have taken the id while we waited.
@@ -258,14 +268,20 @@ class Ingestor:
             self.drop(batch, "duplicate", batch.duplicates)
         batch.events = fresh
 
-    def _stored_ids(self, site_id: str, ids: list[str]) -> set[str]:
+    def _stored_ids(self, site_id: str, ids: list[str], client_ts_range: tuple[int, int]) -> set[str]:
         self.writer.flush()  # journaled rows count as stored
-        return self.event_store.existing_event_ids(site_id, ids)
+        return self.event_store.existing_event_ids(site_id, ids, client_ts_range)
 
     @staticmethod
     def _dedupe_ts(batch: Batch, event: ValidEvent) -> int:
-        # The client's own timestamp is the same on every retry; received time is not.
-        return event.client_ts_us if event.client_ts_us is not None else batch.received_us
+        """A time that is the same on every retry of the event: its client timestamp, else
+        the creation time inside a UUIDv7 id. Only for other ids without a timestamp is it
+        the receive time (so a retry after the index forgot them is stored again)."""
+        if event.client_ts_us is not None:
+            return event.client_ts_us
+        if event.event_id is not None and event.event_id[14] == "7":
+            return int(event.event_id[:8] + event.event_id[9:13], 16) * 1000
+        return batch.received_us
 
     async def enrich(self, batch: Batch) -> None:
         """Add ids, corrected times, device and IP hash; encode the rows for the journal."""

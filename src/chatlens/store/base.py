@@ -62,8 +62,11 @@ class EventStore(Protocol):
     def journal_position(self) -> int:
         """The last journal segment whose rows are stored (0: none)."""
 
-    def existing_event_ids(self, site_id: str, event_ids: Sequence[str]) -> set[str]:
-        """The subset of `event_ids` already stored for the site."""
+    def existing_event_ids(
+        self, site_id: str, event_ids: Sequence[str], client_ts_range: tuple[int, int]
+    ) -> set[str]:
+        """The subset of `event_ids` already stored for the site; every one of them has a
+        client time within `client_ts_range` (inclusive, us), which bounds the search."""
 
     def recent_event_keys(self, limit: int) -> list[tuple[str, str, int]]:
         """Up to `limit` (site_id, event_id, client_ts_us), newest client time first."""
