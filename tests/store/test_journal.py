@@ -7,7 +7,7 @@ from pathlib import Path
 
 from chatlens.store.duckdb_store import DuckDBStore
 from chatlens.store.journal import Journal
-from chatlens.store.rows import HOT_COLUMNS, RowEncoder
+from chatlens.store.rows import RowEncoder
 from chatlens.store.writer import recover
 
 ENCODER = RowEncoder({"site_id": "s", "visitor_id": "v", "session_id": "x", "received_at": 1_795_262_400_000_000,
@@ -15,10 +15,9 @@ ENCODER = RowEncoder({"site_id": "s", "visitor_id": "v", "session_id": "x", "rec
 
 
 def lines(n: int) -> bytes:
-    hot = [None] * len(HOT_COLUMNS)
-    hot[HOT_COLUMNS.index("url")] = "https://a.example/"
     return b"".join(
-        ENCODER.encode(str(uuid.uuid4()), "page_view", 1_795_262_400_000_000, 1_795_262_400_000_000, hot, '{"k":[1]}')
+        ENCODER.encode(str(uuid.uuid4()), "page_view", 1_795_262_400_000_000, 1_795_262_400_000_000,
+                       {"url": "https://a.example/"}, '{"k":[1]}')
         for _ in range(n)
     )
 

@@ -43,12 +43,23 @@ class DedupeIndex:
         return self._size
 
     def lookup(self, site_id: str, event_id: str, ts_us: int) -> tuple[Seen, asyncio.Future[None] | None]:
-        ids = self._ids.get(site_id)
-        if ids is not None and event_id in ids:
-            return Seen.DUPLICATE, ids[event_id]
-        if ts_us <= self.horizon_us:
-            return Seen.ASK_STORE, None
-        return Seen.NEW, None
+        return self.lookup_many(site_id, [(event_id, ts_us)])[0]
+
+    def lookup_many(
+        self, site_id: str, keys: list[tuple[str, int]]
+    ) -> list[tuple[Seen, asyncio.Future[None] | None]]:
+        """`lookup` for a whole batch of (event_id, ts_us)."""
+        ids = self._ids.get(site_id, {})
+        horizon = self.horizon_us
+        out = []
+        for event_id, ts_us in keys:
+            if event_id in ids:
+                out.append((Seen.DUPLICATE, ids[event_id]))
+            elif ts_us <= horizon:
+                out.append((Seen.ASK_STORE, None))
+            else:
+                out.append(_NEW)
+        return out
 
     def add(self, site_id: str, event_id: str, ts_us: int, commit: asyncio.Future[None] | None) -> None:
         self.add_many(site_id, [(event_id, ts_us)], commit)
@@ -106,3 +117,4 @@ class DedupeIndex:
 
 
 _MISSING = object()
+_NEW: tuple[Seen, None] = (Seen.NEW, None)

@@ -5,6 +5,9 @@ or drop all its events with a named reason:
 
     parse_envelope -> authenticate -> check_origin -> filter_bots -> rate_limit
 
+(parse_envelope first tries a compiled decoder that also validates a batch of behaviour
+events; when it declines, the Python validator decides, so the results never differ.)
+
 Event steps then run over the surviving events; each step may drop an event with a named,
 counted reason:
 
@@ -26,6 +29,7 @@ import orjson
 
 from chatlens._ids import uuid7
 from chatlens.config import Settings
+from chatlens.ingest._fastpath import decode_batch
 from chatlens.ingest._useragent import classify
 from chatlens.ingest.dedupe import DedupeIndex, Seen
 from chatlens.ingest.privacy import IpHasher
@@ -83,6 +87,7 @@ class Batch:
     encoded: bytes = b""  # the accepted events as journal lines (chatlens.store.rows)
     new_ids: list[tuple[str, int]] = field(default_factory=list)  # (event_id, dedupe time)
     stopped: bool = False  # a request step dropped the whole batch
+    prevalidated: list[ValidEvent] | None = None  # set when the fast path vouched for all events
 
     def response(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -146,6 +151,11 @@ class Ingestor:
     # -- request steps -----------------------------------------------------------------
 
     def parse_envelope(self, batch: Batch) -> None:
+        fast = decode_batch(batch.incoming.body, self.settings.max_events_per_batch)
+        if fast is not None:  # all behaviour events, all valid: checked in C (see _fastpath)
+            batch.envelope, batch.prevalidated = fast
+            batch.envelope["events"] = batch.prevalidated
+            return
         try:
             envelope = orjson.loads(batch.incoming.body)
         except orjson.JSONDecodeError as exc:
@@ -216,6 +226,9 @@ class Ingestor:
     # -- event steps -------------------------------------------------------------------
 
     async def validate(self, batch: Batch) -> None:
+        if batch.prevalidated is not None:
+            batch.events = batch.prevalidated
+            return
         valid: list[ValidEvent] = []
         for index, raw in enumerate(batch.envelope["events"]):
             result = validate_event(raw, index)
@@ -231,39 +244,44 @@ class Ingestor:
         assert batch.site is not None
         site_id = batch.site.site_id
         fresh: list[ValidEvent] = []
-        ask_store: list[ValidEvent] = []
+        candidates: list[ValidEvent] = []
+        keys: list[tuple[str, int]] = []
         in_batch: set[str] = set()
         for event in batch.events:
-            if event.event_id is None:
-                fresh.append(event)
-                continue
-            if event.event_id in in_batch:
+            event_id = event.event_id
+            if event_id is None:
+                fresh.append(event)  # a server-assigned id cannot be a duplicate
+            elif event_id in in_batch:
                 batch.duplicates += 1
-                continue
-            in_batch.add(event.event_id)
-            seen, commit = self.seen_ids.lookup(site_id, event.event_id, self._dedupe_ts(batch, event))
+            else:
+                in_batch.add(event_id)
+                candidates.append(event)
+                keys.append((event_id, self._dedupe_ts(batch, event)))
+        ask_store: list[tuple[ValidEvent, tuple[str, int]]] = []
+        for event, key, (seen, commit) in zip(candidates, keys, self.seen_ids.lookup_many(site_id, keys)):
             if seen is Seen.NEW:
                 fresh.append(event)
+                batch.new_ids.append(key)
             elif seen is Seen.DUPLICATE:
                 batch.duplicates += 1
                 if commit is not None and not commit.done():
                     batch.waits.append(commit)
             else:
-                ask_store.append(event)
+                ask_store.append((event, key))
         if ask_store:
-            ids = [e.event_id for e in ask_store if e.event_id is not None]
-            times = [e.client_ts_us for e in ask_store]
+            ids = [key[0] for _, key in ask_store]
+            times = [event.client_ts_us for event, _ in ask_store]
             # Without a client timestamp the stored client time is not known: search all.
             bounds = (MIN_TIMESTAMP_US, MAX_TIMESTAMP_US) if None in times else (min(times), max(times))  # type: ignore[type-var]
             stored = await asyncio.to_thread(self._stored_ids, site_id, ids, bounds)
-            for event in ask_store:
-                assert event.event_id is not None
+            for event, key in ask_store:
                 # Re-check memory: another request may have taken the id while we waited.
-                seen, _ = self.seen_ids.lookup(site_id, event.event_id, self.seen_ids.horizon_us + 1)
-                if event.event_id in stored or seen is Seen.DUPLICATE:
+                seen, _ = self.seen_ids.lookup(site_id, key[0], self.seen_ids.horizon_us + 1)
+                if key[0] in stored or seen is Seen.DUPLICATE:
                     batch.duplicates += 1
                 else:
                     fresh.append(event)
+                    batch.new_ids.append(key)
         if batch.duplicates:
             self.drop(batch, "duplicate", batch.duplicates)
         batch.events = fresh
@@ -314,11 +332,7 @@ class Ingestor:
                 ts = min(received, received - (sent_at - client_ts))
             else:
                 ts = min(received, client_ts)
-            event_id = event.event_id
-            if event_id is None:
-                event_id = uuid7()
-            else:
-                batch.new_ids.append((event_id, self._dedupe_ts(batch, event)))
+            event_id = event.event_id or uuid7()
             lines.append(encoder.encode(event_id, event.type, client_ts, ts, event.columns, event.properties_json))
         batch.encoded = b"".join(lines)
 

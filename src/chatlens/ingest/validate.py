@@ -23,14 +23,11 @@ from chatlens.model.events import (
     Field,
     Group,
     Kind,
-    hot_columns,
 )
 
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _TYPE_LIST = ", ".join(EVENT_TYPES)
 _RESERVED = frozenset(("type", "id", "timestamp"))
-HOT_COLUMNS = hot_columns()
-_HOT_COUNT = len(HOT_COLUMNS)
 
 # Client timestamps outside this range are certainly wrong clocks or wrong units
 # (seconds sent as milliseconds), not events; rejecting them keeps analytics sane.
@@ -46,7 +43,7 @@ class ValidEvent:
     type: str
     event_id: str | None  # canonical lowercase UUID, or None when the client sent none
     client_ts_us: int | None
-    columns: list[Any]  # typed store columns, in HOT_COLUMNS order (see chatlens.store.schema)
+    columns: dict[str, Any]  # typed store column -> value (see chatlens.store.schema)
     properties_json: str | None  # every other field, by its wire name, as JSON
 
 
@@ -170,8 +167,8 @@ def validate_event(raw: Any, index: int) -> ValidEvent | list[str]:
                 f"between 2000 and 2100, got {str(stamp)[:40]!r}"
             )
 
-    columns = [None] * _HOT_COUNT  # the typed store columns, by position in HOT_COLUMNS
-    for name, position, looks_valid, field in plan.fields:
+    columns: dict[str, Any] = {}  # typed store column -> value
+    for name, column, looks_valid, field in plan.fields:
         value = raw.get(name)
         if value is None:  # absent and null are the same thing for optional fields
             if field.required:
@@ -182,9 +179,9 @@ def validate_event(raw: Any, index: int) -> ValidEvent | list[str]:
             if problem:
                 errors.append(f"events[{index}].{name}: {problem}")
                 continue
-        if position >= 0:
+        if column is not None:
             # Typed number columns are DOUBLE: an integer beyond 2**53 must not reach them as int.
-            columns[position] = float(value) if field.kind is Kind.NUMBER else value
+            columns[column] = float(value) if field.kind is Kind.NUMBER else value
     if plan.lifecycle and isinstance(raw.get("metadata"), dict):
         errors.extend(_check_metadata(raw["metadata"], f"events[{index}].metadata", columns))
     if errors:
@@ -212,7 +209,7 @@ def _serializable(value: Any) -> bool:
     return True
 
 
-def _check_metadata(metadata: dict[str, Any], path: str, columns: list[Any]) -> list[str]:
+def _check_metadata(metadata: dict[str, Any], path: str, columns: dict[str, Any]) -> list[str]:
     errors = []
     for field in METADATA_FIELDS:
         value = metadata.get(field.name)
@@ -224,7 +221,7 @@ def _check_metadata(metadata: dict[str, Any], path: str, columns: list[Any]) -> 
         if problem:
             errors.append(f"{path}.{field.name}: {problem}")
     if not errors:
-        columns[HOT_COLUMNS.index("interaction_id")] = metadata["id"]
+        columns["interaction_id"] = metadata["id"]
     return errors
 
 
@@ -255,8 +252,8 @@ def _looks_valid(field: Field) -> Callable[[Any], bool]:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    # (wire name, position in HOT_COLUMNS or -1, fast check, field)
-    fields: tuple[tuple[str, int, Callable[[Any], bool], Field], ...]
+    # (wire name, typed column or None, fast check, field)
+    fields: tuple[tuple[str, str | None, Callable[[Any], bool], Field], ...]
     lifecycle: bool
     widget: bool
     # Keys not copied into the JSON properties: the reserved keys, and fields that
@@ -266,10 +263,7 @@ class _Plan:
 
 _PLANS = {
     name: _Plan(
-        fields=tuple(
-            (f.name, HOT_COLUMNS.index(f.column) if f.column else -1, _looks_valid(f), f)
-            for f in spec.fields
-        ),
+        fields=tuple((f.name, f.column, _looks_valid(f), f) for f in spec.fields),
         lifecycle=spec.group is Group.LIFECYCLE,
         widget=spec.group is Group.WIDGET,
         not_properties=_RESERVED | {f.name for f in spec.fields if f.column},

@@ -9,14 +9,9 @@ row in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import orjson
-
-from chatlens.model.events import hot_columns
-
-HOT_COLUMNS = hot_columns()
 
 
 class RowEncoder:
@@ -34,14 +29,15 @@ class RowEncoder:
         type_name: str,
         client_ts: int,
         ts: int,
-        hot: Sequence[Any],
+        columns: dict[str, Any],
         properties_json: str | None,
     ) -> bytes:
-        own: dict[str, Any] = {"event_id": event_id, "type": type_name, "client_ts": client_ts, "ts": ts}
-        for name, value in zip(HOT_COLUMNS, hot):
-            if value is not None:
-                own[name] = value
-        line = self._prefix + orjson.dumps(own)[1:]
+        """One line. `columns` (typed column -> value, from validation) is extended in place."""
+        columns["event_id"] = event_id
+        columns["type"] = type_name
+        columns["client_ts"] = client_ts
+        columns["ts"] = ts
+        line = self._prefix + orjson.dumps(columns)[1:]
         if properties_json is not None:  # already JSON: spliced in, not encoded twice
             line = line[:-1] + b',"properties":' + properties_json.encode() + b"}"
         return line + b"\n"
