@@ -1,0 +1,41 @@
+"""The import rules of docs/architecture.md, checked: layers stay layers."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "chatlens"
+
+# package -> the chatlens modules it may import (prefixes)
+ALLOWED = {
+    "model": ("chatlens.model",),
+    "ingest": ("chatlens.model", "chatlens.metrics", "chatlens.sites", "chatlens.config", "chatlens._ids",
+               "chatlens.ingest", "chatlens.store.base", "chatlens.store.rows", "chatlens.store.writer"),
+    "store": ("chatlens.model", "chatlens.metrics", "chatlens.store"),
+}
+
+
+def chatlens_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("chatlens"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("chatlens"))
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_package_imports_only_what_the_architecture_allows(package: str) -> None:
+    for path in (SRC / package).glob("*.py"):
+        for module in chatlens_imports(path):
+            assert module.startswith(ALLOWED[package]), f"{path.relative_to(SRC)} imports {module}"
+
+
+def test_only_the_cli_picks_the_concrete_store() -> None:
+    users = {p.relative_to(SRC).as_posix() for p in SRC.rglob("*.py")
+             if "chatlens.store.duckdb_store" in chatlens_imports(p)}
+    assert users <= {"cli.py"}, users
