@@ -18,10 +18,8 @@ from typing import Annotated, Any, Literal, Union
 import msgspec
 from msgspec import Meta
 
-from chatlens.ingest.validate import UUID_PATTERN, ValidEvent, parse_timestamp
+from chatlens.ingest.validate import MAX_ID_LENGTH, UUID_PATTERN, ValidEvent, parse_timestamp
 from chatlens.model.events import BEHAVIOUR_TYPES, MAX_STRING_LENGTH, EventType, Field, Kind
-
-MAX_ID_LENGTH = 128
 
 _Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID_LENGTH)]
 # Stricter than validate._is_absolute_url (no newline right after "://"): never looser.

@@ -35,6 +35,7 @@ from chatlens.ingest.dedupe import DedupeIndex, Seen
 from chatlens.ingest.privacy import IpHasher
 from chatlens.ingest.ratelimit import RateLimiter
 from chatlens.ingest.validate import (
+    MAX_ID_LENGTH,
     MAX_TIMESTAMP_US,
     MIN_TIMESTAMP_US,
     ValidEvent,
@@ -47,9 +48,6 @@ from chatlens.sites import SiteRegistry, origin_allowed
 from chatlens.store.base import EventStore, Site
 from chatlens.store.rows import RowEncoder
 from chatlens.store.writer import WriteBuffer, WriteBufferFull
-
-MAX_ID_LENGTH = 128
-
 
 class Rejection(Exception):
     """The whole batch is refused; maps one to one onto an HTTP error response."""
@@ -141,7 +139,7 @@ class Ingestor:
                 break
         if batch.waits:
             # Duplicates of events still being committed: acknowledge only once stored.
-            await self._await_commits(batch, batch.waits, [])
+            await self._await_commits(batch, [], [])
         return batch
 
     def drop(self, batch: Batch, reason: str, count: int = 1) -> None:

@@ -29,6 +29,8 @@ UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-f
 _TYPE_LIST = ", ".join(EVENT_TYPES)
 _RESERVED = frozenset(("type", "id", "timestamp"))
 
+MAX_ID_LENGTH = 128  # visitor, session and key strings in the envelope
+
 # Client timestamps outside this range are certainly wrong clocks or wrong units
 # (seconds sent as milliseconds), not events; rejecting them keeps analytics sane.
 MIN_TIMESTAMP_US = 946_684_800_000_000  # 2000-01-01
