@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test install install-test lock bench
+.PHONY: serve test install install-test lock chromium
 
 serve: install
 	$(BIN)/chatlens serve
@@ -24,7 +24,12 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 $(VENV)/.installed-test: requirements-test.lock $(VENV)/.installed
 	$(BIN)/python -m pip install -q --require-hashes -r requirements-test.lock
+	$(MAKE) chromium
 	touch $@
+
+# Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+chromium:
+	@test -x /usr/bin/chromium || { 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; 	  else echo "browser tests need Chromium at /usr/bin/chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 # Regenerate the locks after changing dependencies in pyproject.toml.
 lock:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chatlens.api.batch import BatchEndpoint, NoopEndpoint
 from chatlens.api.events import EventsEndpoint, json_response
 from chatlens.api.openapi import build_openapi
+from chatlens.api.sdk import SdkScript
 from chatlens.config import Settings
 from chatlens.ingest.dedupe import DedupeIndex
 from chatlens.ingest.pipeline import Ingestor
@@ -85,6 +86,8 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
     async def metrics(request: Request) -> Response:
         return PlainTextResponse(services.metrics.render(), media_type="text/plain; version=0.0.4")
 
+    sdk = SdkScript.load()
+
     openapi = build_openapi()
 
     async def openapi_json(request: Request) -> Response:
@@ -100,6 +103,7 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/sdk.js", sdk.serve, methods=["GET", "HEAD"]),
     ]
     if settings.noop_endpoint:
         noop = NoopEndpoint(settings.max_body_bytes)

@@ -225,8 +225,18 @@ CUSTOM_TYPE = EventType(
     "Anything else: a name plus free-form properties.",
 )
 
+IDENTIFY_TYPE = EventType(
+    "identify",
+    Group.CUSTOM,
+    (
+        Field("customerId", Kind.STRING, True, column="customer_id", doc="Your id for this visitor"),
+        Field("traits", Kind.OBJECT, doc="What you know of them: plan, language, ..."),
+    ),
+    "The visitor is someone you know (`chatlens.identify(customerId, traits)`).",
+)
+
 EVENT_TYPES: dict[str, EventType] = {
-    t.name: t for t in (*BEHAVIOUR_TYPES, *WIDGET_TYPES, *LIFECYCLE_TYPES, CUSTOM_TYPE)
+    t.name: t for t in (*BEHAVIOUR_TYPES, *WIDGET_TYPES, *LIFECYCLE_TYPES, CUSTOM_TYPE, IDENTIFY_TYPE)
 }
 
 # Fields every event may carry whatever its type.

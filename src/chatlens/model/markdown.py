@@ -9,6 +9,7 @@ from chatlens.model.events import (
     BEHAVIOUR_TYPES,
     COMMON_FIELDS,
     CUSTOM_TYPE,
+    IDENTIFY_TYPE,
     LIFECYCLE_STAGES,
     LIFECYCLE_TYPES,
     MAX_STRING_LENGTH,
@@ -100,7 +101,7 @@ client clock does not move events in time.
 
 The hot fields have typed columns, named after the field in snake_case: `url`,
 `page_type`, `product_id`, `duration_seconds`, `status`, `category`, `filter_type`,
-`filter_value`, `action`, `query`, `name`; `interaction_id` holds `contactId` of widget
+`filter_value`, `action`, `query`, `name`, `customer_id`; `interaction_id` holds `contactId` of widget
 events and `metadata.id` of lifecycle events. Every other field is kept, by its own name,
 in the JSON column `properties` (fields not listed here are kept too). Enrichment adds
 `device` (desktop, mobile or tablet, from the User-Agent), `bot`, and `ip_hash`: a keyed
@@ -163,8 +164,9 @@ def render() -> str:
     lines += [f"| `{t.name}` | {t.doc} |" for t in LIFECYCLE_TYPES]
     lines += ["", "### The `metadata` block", "", "| field | type | required | meaning |", "|---|---|---|---|"]
     lines += _field_rows(METADATA_FIELDS)
-    lines += ["", "## Custom events", ""]
+    lines += ["", "## Custom events and identity", ""]
     lines += _type_section(CUSTOM_TYPE)
+    lines += _type_section(IDENTIFY_TYPE)
     lines.append(STORED.rstrip("\n"))
     return "\n".join(lines) + "\n"
 
