@@ -193,8 +193,8 @@
     const mine = x => !x.t || x.t == page || now() - Date.parse(x.e.timestamp) > 6e4 + flushMs;
     const put = x => set(QUEUE + x.e.id, JSON.stringify(x));
     // Beyond max-queue or max-queue-bytes, drop the oldest. One report (the newest entry,
-    // so never dropped itself) counts every drop not yet delivered: an older undelivered
-    // report is folded into it.
+    // so never dropped itself, and not counted in max-queue) counts every drop not yet
+    // delivered: an older undelivered report is folded into it.
     const bound = () => {
       const size = () => keys().reduce((total, k) => total + get(k).length, 0);
       if (keys().length <= maxQueue && size() <= maxBytes) return;
@@ -209,7 +209,7 @@
       const all = keys();
       let total = size() + 300; // the report's room
       let n = 0;
-      for (; all.length && (all.length >= maxQueue || total > maxBytes); n++) {
+      for (; all.length && (all.length > maxQueue || total > maxBytes); n++) {
         total -= get(all[0]).length;
         set(all.shift(), null);
       }
@@ -424,17 +424,19 @@
       }
       let queued = false;
       events.forEach((ev, i) => {
-        const errors = check(ev, i);
-        if (errors.length) return errors.forEach(warn);
-        // id and timestamp are ours, made now
-        const fields = Object.assign({}, ev);
-        delete fields.type;
-        delete fields.id;
-        delete fields.timestamp;
+        // A hostile event (throwing getter, Proxy, cycle, BigInt) is skipped like an
+        // invalid one; its siblings still go.
         try {
+          const errors = check(ev, i);
+          if (errors.length) return errors.forEach(warn);
+          // id and timestamp are ours, made now
+          const fields = Object.assign({}, ev);
+          delete fields.type;
+          delete fields.id;
+          delete fields.timestamp;
           queued = record(ev.type, fields) || queued;
         } catch (e) {
-          warn(`events[${i}]: ${e.message}`); // not JSON: a cycle, a BigInt...
+          warn(`events[${i}]: ${e.message}`);
         }
       });
       return queued;

@@ -1,0 +1,1 @@
+"""Headless-Chromium tests of the browser SDK (docs/sdk.md)."""
