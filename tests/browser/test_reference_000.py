@@ -204,6 +204,21 @@ def test_shopify_product_page_sample(browse) -> None:
     check_ids_and_timestamps(browse, stored, started)
 
 
+def test_shopify_product_page_sample_with_automatic_page_views_counts_the_view_once(browse) -> None:
+    """With the SDK's own page views on (the default), the sample's page_view for the same
+    URL is not a second view: one page_view, with the product."""
+    page = browse.open(body='<div class="product" data-product-id="7623451">Sony WH-1000XM5</div>')
+    assert page.evaluate(RUN_VERBATIM, SHOPIFY_PRODUCT_PAGE) is True
+    page.evaluate("() => chatlens.flush()")
+    browse.wait_events(1, type="page_view")
+    page.evaluate("() => chatlens.track([{type: 'custom', name: 'after'}]) && chatlens.flush()")
+    browse.wait_events(1, type="custom")  # everything before it was delivered
+    stored = of_types(browse.settled(), "page_view")
+    assert [(e["type"], e["data"]) for e in stored] == [
+        ("page_view", {"url": page.url, "pageType": "product", "productId": "7623451"})
+    ]
+
+
 def test_shopify_add_to_cart_listener_sample(browse) -> None:
     page = browse.open()
     started = now_ms()

@@ -364,7 +364,14 @@
       e: Object.assign({type, id: uuid(t), timestamp: new Date(t).toISOString()}, fields),
     });
     // emit on the bus, and queue unless off; true when queued
+    // Consecutive page views of one URL count once, automatic or tracked by the page
+    // (reference 000's samples track page views that the SDK also sees by itself).
+    let lastView;
     const record = (type, fields) => {
+      if (type == 'page_view') {
+        if (fields.url == lastView) return true;
+        lastView = fields.url;
+      }
       const t = now();
       const x = make(type, clone(fields), t);
       const queued = !off();
