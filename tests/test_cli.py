@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -19,7 +20,7 @@ def test_site_create_json_prints_exactly_the_ids_and_keys(tmp_path: Path) -> Non
     keys = json.loads(out)
     assert set(keys) == {"site_id", "public_key", "secret_key"}
     assert keys["site_id"] == "my-shop"
-    assert keys["public_key"].startswith("pk_") and keys["secret_key"].startswith("sk_")
+    assert keys["public_key"].startswith("pk_") and re.fullmatch(r"ags_[0-9a-f]{32}_[0-9a-f]{6}", keys["secret_key"])
     again = json.loads(chatlens("site", "create", "My Shop", "--db", str(tmp_path / "c.duckdb"), "--json").stdout)
     assert again["site_id"] == "my-shop-2"
     assert again["public_key"] != keys["public_key"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -16,6 +16,11 @@ class Settings:
     drop_bots: bool = True
     # Take the client address from X-Forwarded-For (only behind your own proxy).
     trust_proxy_headers: bool = False
+    # POST /v1/server/batch and the AgentSight-compatible API (secret key)
+    max_server_body_bytes: int = 8 * 1024 * 1024
+    max_attachment_bytes: int = 1024 * 1024  # larger files keep their description only
+    # Custom session data keys (reference 004): name -> priority or (priority, path)
+    data_keys: dict[str, int | tuple[int, str]] = field(default_factory=dict)
     # Storage
     dedupe_capacity: int = 1_000_000  # event ids kept in memory (~150 bytes each)
     max_pending_rows: int = 200_000  # beyond this, batches get 503 + Retry-After

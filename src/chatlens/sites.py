@@ -1,6 +1,6 @@
 """Sites and their keys, cached in memory for the request path.
 
-The public key (pk_...) is write-only and safe in a page; the secret key (sk_...) reads
+The public key (pk_...) is write-only and safe in a page; the secret key (ags_...) reads
 data and is kept only as a SHA-256 hash.
 """
 

@@ -76,6 +76,8 @@ def valid_value(field: Field) -> Any:
         Kind.ARRAY_OR_FALSE: ["E_TIMEOUT"],
         Kind.OBJECT: {"plan": "pro", "seats": 3, "tags": ["a", "b"]},
         Kind.OBJECT_OR_FALSE: {"name": "Ada", "email": "ada@example.org"},
+        Kind.TEXT: f"{field.name}: a longer text\nwith a second line",
+        Kind.ANY: ["any", 1, {"json": True}],
     }[field.kind]
 
 
@@ -392,6 +394,19 @@ def test_required_string_must_not_be_empty(srv: Server, type_name: str, field_na
     assert one_rejection(r, 1) == f"events[1].{field_name}: required, must not be empty"
 
 
+TEXT_CASES = [(spec.name, f.name) for spec in EVENT_TYPES.values() for f in spec.fields if f.kind is Kind.TEXT]
+
+
+@pytest.mark.parametrize(("type_name", "field_name"), TEXT_CASES, ids=[f"{t}.{f}" for t, f in TEXT_CASES])
+@pytest.mark.parametrize("blank", ["", "  \n"])
+def test_text_must_not_be_blank(srv: Server, type_name: str, field_name: str, blank: str) -> None:
+    """A message, tool response or attachment text, when given, is not blank."""
+    event = example_event(EVENT_TYPES[type_name], optional=True)
+    event[field_name] = blank
+    r = srv.post(srv.envelope([sibling(), event], session_id=fresh()))
+    assert one_rejection(r, 1) == f"events[1].{field_name}: must not be empty"
+
+
 # A value of a different JSON type for each kind.
 WRONG_TYPE = {
     Kind.STRING: 12345,
@@ -402,10 +417,14 @@ WRONG_TYPE = {
     Kind.ARRAY_OR_FALSE: 5,
     Kind.OBJECT: "not an object",
     Kind.OBJECT_OR_FALSE: "not an object",
+    Kind.TEXT: 12345,
 }
 
 WRONG_TYPE_CASES = [
-    (spec.name, field.name, field.kind) for spec in EVENT_TYPES.values() for field in spec.fields
+    (spec.name, field.name, field.kind)
+    for spec in EVENT_TYPES.values()
+    for field in spec.fields
+    if field.kind is not Kind.ANY
 ] + [("chat.started", f"metadata.{field.name}", field.kind) for field in METADATA_FIELDS]
 
 

@@ -14,14 +14,19 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from chatlens.api.agentsight import AgentSightAPI
 from chatlens.api.batch import BatchEndpoint, NoopEndpoint
+from chatlens.api.conversations import ConversationsEndpoint
+from chatlens.api.server_batch import ServerBatchEndpoint
 from chatlens.api.events import EventsEndpoint, json_response
 from chatlens.api.openapi import build_openapi
 from chatlens.api.sdk import SdkScript
 from chatlens.config import Settings
+from chatlens.conversations import ConversationReader
 from chatlens.ingest.dedupe import DedupeIndex
 from chatlens.ingest.pipeline import Ingestor
 from chatlens.metrics import Metrics
+from chatlens.model.session_results import DataKeys
 from chatlens.sites import SiteRegistry
 from chatlens.store.base import EventStore
 from chatlens.store.journal import Journal
@@ -39,6 +44,7 @@ class Services:
     writer: WriteBuffer
     dedupe: DedupeIndex
     ingestor: Ingestor
+    conversations: ConversationReader
 
 
 def build_services(settings: Settings, store: EventStore) -> Services:
@@ -54,7 +60,8 @@ def build_services(settings: Settings, store: EventStore) -> Services:
     )
     dedupe = DedupeIndex(settings.dedupe_capacity)
     ingestor = Ingestor(settings, sites, store, writer, dedupe, metrics)
-    return Services(settings, store, metrics, sites, writer, dedupe, ingestor)
+    conversations = ConversationReader(store, writer.flush, DataKeys(settings.data_keys))
+    return Services(settings, store, metrics, sites, writer, dedupe, ingestor, conversations)
 
 
 def create_app(settings: Settings, store: EventStore) -> ASGIApp:
@@ -97,8 +104,13 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
     # The ingest routes are dispatched before Starlette's middleware (see Dispatcher);
     # they are listed here too so that the router knows them.
     direct: dict[str, ASGIApp] = {"/v1/batch": batch}
+    conversations = ConversationsEndpoint(services.conversations, services.sites)
     routes = [
         Route("/v1/batch", batch, methods=["POST", "OPTIONS"]),
+        Route("/v1/server/batch", ServerBatchEndpoint(services.ingestor).handle, methods=["POST"]),
+        Route("/v1/conversations", conversations.list, methods=["GET"]),
+        Route("/v1/conversations/{conversation_id:path}", conversations.get, methods=["GET"]),
+        *AgentSightAPI(services.ingestor).routes(),
         Route("/v1/events", EventsEndpoint(store, services.sites, services.writer.flush).handle, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

@@ -1,4 +1,4 @@
-"""Secret-key authentication for the read APIs: `Authorization: Bearer sk_...`."""
+"""Secret-key authentication for the read APIs: `Authorization: Bearer ags_...`."""
 
 from __future__ import annotations
 

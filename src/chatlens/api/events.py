@@ -23,13 +23,9 @@ from chatlens.ingest.validate import (
 from chatlens.model.events import EVENT_TYPES
 from chatlens.sites import SiteRegistry
 from chatlens.store.base import EventPage, EventQuery, EventStore
+from chatlens.store.schema import event_data
 
 MAX_LIMIT = 1000
-
-# Per event type: typed column -> wire field, to give each event back its own fields.
-_FIELDS_BY_TYPE = {
-    name: {f.column: f.name for f in spec.fields if f.column} for name, spec in EVENT_TYPES.items()
-}
 
 
 class BadParameter(Exception):
@@ -82,6 +78,8 @@ def parse_query(site_id: str, items: list[tuple[str, str]]) -> EventQuery:
                 types.append(t)
         elif name in ("visitor_id", "session_id"):
             params[name] = value
+        elif name == "conversation_id":
+            params["interaction_id"] = value
         elif name in ("since", "until"):
             micros = parse_timestamp(int(value) if _is_small_int(value) else value)
             if micros is None:
@@ -95,7 +93,7 @@ def parse_query(site_id: str, items: list[tuple[str, str]]) -> EventQuery:
             params["after"] = decode_cursor(value)
         else:
             raise BadParameter(
-                f"{name}: unknown parameter (use type, visitor_id, session_id, since, until, limit, cursor)"
+                f"{name}: unknown parameter (use type, visitor_id, session_id, conversation_id, since, until, limit, cursor)"
             )
     params["types"] = tuple(types)
     return EventQuery(**params)
@@ -131,10 +129,6 @@ def iso(micros: int | None) -> str | None:
 
 def event_json(row: dict[str, Any]) -> dict[str, Any]:
     """A stored row as the API shows it: the event's own fields under `data`."""
-    data: dict[str, Any] = orjson.loads(row["properties"]) if row["properties"] else {}
-    for column, field in _FIELDS_BY_TYPE.get(row["type"], {}).items():
-        if row.get(column) is not None:
-            data[field] = row[column]
     return {
         "id": row["event_id"],
         "type": row["type"],
@@ -146,5 +140,5 @@ def event_json(row: dict[str, Any]) -> dict[str, Any]:
         "time": iso(row["ts"]),
         "device": row["device"],
         "bot": row["bot"],
-        "data": data,
+        "data": event_data(row),
     }

@@ -13,6 +13,12 @@ counted reason:
 
     validate (invalid) -> dedupe (duplicate) -> enrich -> store
 
+Server SDKs and the AgentSight-compatible API (secret key, authenticated by the HTTP
+layer) enter through `ingest_server`, whose request step is parse_server_envelope and whose
+event steps add one check:
+
+    validate (invalid) -> check_conversation (invalid) -> dedupe -> enrich -> store
+
 Every drop is counted in `chatlens_events_dropped_total{reason=...}`; nothing valid is
 lost because a sibling was bad.
 """
@@ -31,6 +37,7 @@ from chatlens._ids import uuid7
 from chatlens.config import Settings
 from chatlens.ingest._fastpath import decode_batch
 from chatlens.ingest._useragent import classify
+from chatlens.ingest.conversations import KnownConversations
 from chatlens.ingest.dedupe import DedupeIndex, Seen
 from chatlens.ingest.privacy import IpHasher
 from chatlens.ingest.ratelimit import RateLimiter
@@ -44,10 +51,16 @@ from chatlens.ingest.validate import (
     validate_event,
 )
 from chatlens.metrics import Metrics
+from chatlens.model.events import CONVERSATION_TYPES, LIFECYCLE_TYPES
 from chatlens.sites import SiteRegistry, origin_allowed
 from chatlens.store.base import EventStore, Site
 from chatlens.store.rows import RowEncoder
 from chatlens.store.writer import WriteBuffer, WriteBufferFull
+
+# Event types that make a conversation exist, and those that must refer to one that does.
+CREATES_CONVERSATION = frozenset({"conversation", *(t.name for t in LIFECYCLE_TYPES)})
+NEEDS_CONVERSATION = frozenset(t.name for t in CONVERSATION_TYPES) - CREATES_CONVERSATION
+
 
 class Rejection(Exception):
     """The whole batch is refused; maps one to one onto an HTTP error response."""
@@ -66,6 +79,7 @@ class IncomingBatch:
     origin: str | None = None
     user_agent: str = ""
     client_ip: str | None = None
+    server_site: Site | None = None  # set for server batches: authenticated by secret key
 
 
 @dataclass(slots=True)
@@ -86,6 +100,9 @@ class Batch:
     new_ids: list[tuple[str, int]] = field(default_factory=list)  # (event_id, dedupe time)
     stopped: bool = False  # a request step dropped the whole batch
     prevalidated: list[ValidEvent] | None = None  # set when the fast path vouched for all events
+    # Server batches: per event index, (visitor_id, session_id, client IP) given with it.
+    senders: dict[int, tuple[str | None, str | None, str | None]] | None = None
+    new_conversations: list[str] = field(default_factory=list)
 
     def response(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -104,6 +121,8 @@ class Batch:
 class Ingestor:
     REQUEST_STEPS = ("parse_envelope", "authenticate", "check_origin", "filter_bots", "rate_limit")
     EVENT_STEPS = ("validate", "dedupe", "enrich", "store")
+    SERVER_REQUEST_STEPS = ("parse_server_envelope",)
+    SERVER_EVENT_STEPS = ("validate", "check_conversation", "dedupe", "enrich", "store")
 
     def __init__(
         self,
@@ -122,18 +141,27 @@ class Ingestor:
         self.metrics = metrics
         self.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
         self.ip_hasher = IpHasher()
+        self.conversations = KnownConversations()
         metrics.describe("chatlens_events_accepted_total", "counter", "Events stored")
         metrics.describe(
             "chatlens_events_dropped_total", "counter", "Events not stored, by reason"
         )
 
     async def ingest(self, incoming: IncomingBatch) -> Batch:
+        """A batch from a browser (public key)."""
+        return await self._run(incoming, self.REQUEST_STEPS, self.EVENT_STEPS)
+
+    async def ingest_server(self, incoming: IncomingBatch) -> Batch:
+        """A batch from a server (`incoming.server_site` already authenticated)."""
+        return await self._run(incoming, self.SERVER_REQUEST_STEPS, self.SERVER_EVENT_STEPS)
+
+    async def _run(self, incoming: IncomingBatch, request_steps: tuple[str, ...], event_steps: tuple[str, ...]) -> Batch:
         batch = Batch(incoming, received_us=time.time_ns() // 1000)
-        for name in self.REQUEST_STEPS:
+        for name in request_steps:
             getattr(self, name)(batch)
             if batch.stopped:
                 return batch
-        for name in self.EVENT_STEPS:  # validate runs first, over envelope["events"]
+        for name in event_steps:  # validate runs first, over envelope["events"]
             await getattr(self, name)(batch)
             if not batch.events:
                 break
@@ -187,6 +215,54 @@ class Ingestor:
                 )
         batch.envelope = envelope
 
+    def parse_server_envelope(self, batch: Batch) -> None:
+        """`{sent_at?, events: [...]}`; each event may name its visitorId, sessionId and
+        customerIp (hashed like a browser's address, never stored)."""
+        batch.site = batch.incoming.server_site
+        try:
+            envelope = orjson.loads(batch.incoming.body)
+        except orjson.JSONDecodeError as exc:
+            raise Rejection(400, "malformed_json", f"body is not valid JSON: {exc}") from None
+        if not isinstance(envelope, dict):
+            raise Rejection(400, "bad_envelope", f"body: must be a JSON object, got {json_type(envelope)}")
+        events = envelope.get("events")
+        if not isinstance(events, list) or not events:
+            got = "" if events is None else f", got {json_type(events)}"
+            raise Rejection(400, "bad_envelope", f"events: required, must be a non-empty array{got}")
+        if len(events) > self.settings.max_events_per_batch:
+            raise Rejection(
+                400, "bad_envelope", f"events: too many ({len(events)}, at most {self.settings.max_events_per_batch})"
+            )
+        sent_at = envelope.get("sent_at")
+        if sent_at is not None:
+            envelope["sent_at"] = parse_timestamp(sent_at)
+            if envelope["sent_at"] is None:
+                raise Rejection(400, "bad_envelope", "sent_at: must be ISO 8601 text or epoch milliseconds")
+        senders: dict[int, tuple[str | None, str | None, str | None]] = {}
+        problems: dict[int, list[str]] = {}
+        limit = self.settings.max_attachment_bytes
+        for index, raw in enumerate(events):
+            if not isinstance(raw, dict):
+                continue  # validate explains
+            given = []
+            for name in ("visitorId", "sessionId", "customerIp"):
+                value = raw.pop(name, None)
+                if value is not None and (not isinstance(value, str) or not 0 < len(value) <= MAX_ID_LENGTH):
+                    problems.setdefault(index, []).append(
+                        f"events[{index}].{name}: must be a string of 1 to {MAX_ID_LENGTH} characters"
+                    )
+                    value = None
+                given.append(value)
+            senders[index] = (given[0], given[1], given[2])
+            content = raw.get("content")
+            if raw.get("type") == "attachment" and isinstance(content, str) and len(content) * 3 // 4 > limit:
+                # The file's description is kept; its bytes only up to the configured size.
+                del raw["content"]
+                raw["contentOmitted"] = f"larger than the server's attachment limit ({limit} bytes)"
+        envelope["problems"] = problems
+        batch.envelope = envelope
+        batch.senders = senders
+
     def authenticate(self, batch: Batch) -> None:
         site = self.sites.by_public_key(batch.envelope["key"])
         if site is None:
@@ -228,8 +304,11 @@ class Ingestor:
             batch.events = batch.prevalidated
             return
         valid: list[ValidEvent] = []
+        problems = batch.envelope.get("problems") or {}
         for index, raw in enumerate(batch.envelope["events"]):
             result = validate_event(raw, index)
+            if index in problems:
+                result = problems[index] + (result if isinstance(result, list) else [])
             if isinstance(result, list):
                 batch.rejected.append({"index": index, "errors": result})
             else:
@@ -237,6 +316,47 @@ class Ingestor:
         if batch.rejected:
             self.drop(batch, "invalid", len(batch.rejected))
         batch.events = valid
+
+    async def check_conversation(self, batch: Batch) -> None:
+        """Messages, actions, ratings, ... must belong to a conversation that exists: made
+        earlier in this batch, or stored before."""
+        assert batch.site is not None
+        site_id = batch.site.site_id
+        made_here: set[str] = set()
+        unknown: dict[str, list[ValidEvent]] = {}
+        for event in batch.events:
+            conversation_id = event.columns.get("interaction_id")
+            if event.type in CREATES_CONVERSATION:
+                made_here.add(conversation_id)
+            elif event.type in NEEDS_CONVERSATION and conversation_id not in made_here:
+                if (site_id, conversation_id) not in self.conversations:
+                    unknown.setdefault(conversation_id, []).append(event)
+        if not unknown:
+            return
+        stored = await asyncio.to_thread(self._stored_conversations, site_id, list(unknown))
+        self.conversations.add(site_id, stored)
+        refused: set[int] = set()
+        for conversation_id, events in unknown.items():
+            if conversation_id in stored:
+                continue
+            for event in events:
+                refused.add(event.index)
+                batch.rejected.append(
+                    {
+                        "index": event.index,
+                        "errors": [
+                            f"events[{event.index}].conversationId: unknown conversation "
+                            f"{conversation_id[:80]!r}; send a conversation event for it first"
+                        ],
+                    }
+                )
+        batch.rejected.sort(key=lambda r: r["index"])
+        self.drop(batch, "unknown_conversation", len(refused))
+        batch.events = [e for e in batch.events if e.index not in refused]
+
+    def _stored_conversations(self, site_id: str, ids: list[str]) -> set[str]:
+        self.writer.flush()  # journaled rows count as stored
+        return self.event_store.known_conversations(site_id, ids)
 
     async def dedupe(self, batch: Batch) -> None:
         assert batch.site is not None
@@ -306,7 +426,7 @@ class Ingestor:
         env = batch.envelope
         received = batch.received_us
         sent_at = env.get("sent_at")
-        encoder = RowEncoder(
+        encoder = None if batch.senders is not None else RowEncoder(
             {
                 "site_id": site_id,
                 "visitor_id": env["visitor_id"],
@@ -319,7 +439,13 @@ class Ingestor:
             }
         )
         lines = []
+        encoders: dict[tuple[str | None, str | None, str | None], RowEncoder] = {}
         for event in batch.events:
+            if batch.senders is not None:
+                sender = batch.senders.get(event.index, (None, None, None))
+                encoder = encoders.get(sender) or encoders.setdefault(sender, self._server_encoder(batch, sender))
+            if event.type in CREATES_CONVERSATION and "interaction_id" in event.columns:
+                batch.new_conversations.append(event.columns["interaction_id"])
             client_ts = event.client_ts_us
             if client_ts is None:
                 client_ts = sent_at if sent_at is not None else received
@@ -331,8 +457,24 @@ class Ingestor:
             else:
                 ts = min(received, client_ts)
             event_id = event.event_id or uuid7()
+            assert encoder is not None
             lines.append(encoder.encode(event_id, event.type, client_ts, ts, event.columns, event.properties_json))
         batch.encoded = b"".join(lines)
+
+    def _server_encoder(self, batch: Batch, sender: tuple[str | None, str | None, str | None]) -> RowEncoder:
+        assert batch.site is not None
+        visitor_id, session_id, client_ip = sender
+        return RowEncoder(
+            {
+                "site_id": batch.site.site_id,
+                "visitor_id": visitor_id,
+                "session_id": session_id,
+                "sent_at": batch.envelope.get("sent_at"),
+                "received_at": batch.received_us,
+                "bot": False,
+                "ip_hash": self.ip_hasher.hash(client_ip, batch.site.site_id) if client_ip else None,
+            }
+        )
 
     async def store(self, batch: Batch) -> None:
         """Hand the rows to the group-commit writer; return once they are durable."""
@@ -346,6 +488,8 @@ class Ingestor:
         self.seen_ids.add_many(site_id, batch.new_ids, commit)
         await self._await_commits(batch, [commit], [event_id for event_id, _ in batch.new_ids])
         batch.accepted = len(batch.events)
+        if batch.new_conversations:
+            self.conversations.add(site_id, batch.new_conversations)
         self.metrics.inc("chatlens_events_accepted_total", len(batch.events))
 
     async def _await_commits(

@@ -19,6 +19,7 @@ import orjson
 from chatlens.model.events import (
     EVENT_TYPES,
     MAX_STRING_LENGTH,
+    MAX_TEXT_LENGTH,
     METADATA_FIELDS,
     Field,
     Group,
@@ -80,6 +81,16 @@ def check_value(field: Field, value: Any) -> str | None:
         if field.choices and value not in field.choices:
             allowed = ", ".join(repr(c) for c in field.choices)
             return f"must be one of {allowed}, got {value[:80]!r}"
+        return None
+    if kind is Kind.TEXT:
+        if not isinstance(value, str):
+            return f"must be {kind.value}, got {json_type(value)}"
+        if not value.strip():
+            return "must not be empty"
+        if len(value) > MAX_TEXT_LENGTH:
+            return f"too long ({len(value)} characters, at most {MAX_TEXT_LENGTH})"
+        return None
+    if kind is Kind.ANY:
         return None
     if kind is Kind.NUMBER:
         if isinstance(value, bool) or not isinstance(value, (int, float)):

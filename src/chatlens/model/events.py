@@ -26,6 +26,8 @@ class Kind(enum.Enum):
     ARRAY_OR_FALSE = "an array or false"
     OBJECT = "an object"
     OBJECT_OR_FALSE = "an object or false"
+    TEXT = "a non-empty string"  # message bodies, tool responses: up to MAX_TEXT_LENGTH
+    ANY = "any JSON value"
 
 
 class Group(enum.Enum):
@@ -33,6 +35,7 @@ class Group(enum.Enum):
     WIDGET = "widget"  # reference 001
     LIFECYCLE = "lifecycle"  # reference 002
     CUSTOM = "custom"
+    CONVERSATION = "conversation"  # Chatlens's own, for agent backends (reference 003, 004)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,8 @@ class EventType:
 # Longest string accepted in any field. Long enough for real URLs and search queries,
 # short enough that one event cannot fill a batch.
 MAX_STRING_LENGTH = 4096
+# Longest message, tool response or base64 attachment text. An LLM answer can be long.
+MAX_TEXT_LENGTH = 1 << 20
 
 _URL = Field("url", Kind.URL, True, column="url", doc="The absolute page URL")
 _PAGE_TYPE = Field(
@@ -235,8 +240,154 @@ IDENTIFY_TYPE = EventType(
     "The visitor is someone you know (`chatlens.identify(customerId, traits)`).",
 )
 
+# Conversation events: what an agent backend (or a chat widget) reports about a
+# conversation, keyed by the interaction id of reference 002 (`metadata.id`). They reach
+# the server from the browser (/v1/batch), from server SDKs (/v1/server/batch) and from
+# the AgentSight-compatible API (/api/...), and all land in the same events table.
+_CONVERSATION_ID = Field(
+    "conversationId",
+    Kind.STRING,
+    True,
+    column="interaction_id",
+    doc="The conversation: the interaction id of reference 002 (`metadata.id`)",
+)
+_EXTRA = Field("metadata", Kind.OBJECT, doc="Anything else worth keeping")
+SENDERS = ("user", "agent", "system")
+
+CONVERSATION_TYPES: tuple[EventType, ...] = (
+    EventType(
+        "conversation",
+        Group.CONVERSATION,
+        (
+            _CONVERSATION_ID,
+            Field(
+                "used",
+                Kind.BOOLEAN,
+                doc="true: the visitor engaged (003 get_or_create_conversation); "
+                "false or absent: they only had the chance (003 initialize_conversation)",
+            ),
+            Field("customerId", Kind.STRING, column="customer_id", doc="Your id for the customer"),
+            Field("name", Kind.STRING, doc="A name for the conversation"),
+            Field("source", Kind.STRING, doc="'web', 'mobile_app', ..."),
+            Field("language", Kind.STRING, doc="e.g. 'en-US'"),
+            Field("deviceType", Kind.STRING, doc="'desktop', 'mobile' or 'tablet', as the backend saw it"),
+            Field("environment", Kind.STRING, choices=("production", "development")),
+            _EXTRA,
+        ),
+        "A conversation was made possible (the widget loaded) or used (the visitor engaged).",
+    ),
+    EventType(
+        "message",
+        Group.CONVERSATION,
+        (
+            _CONVERSATION_ID,
+            Field("sender", Kind.STRING, True, choices=SENDERS, column="sender"),
+            Field("content", Kind.TEXT, doc="The text; may be left out (a widget that only counts)"),
+            _EXTRA,
+        ),
+        "A message from the visitor, an agent (human or AI) or the system.",
+    ),
+    EventType(
+        "action",
+        Group.CONVERSATION,
+        (
+            _CONVERSATION_ID,
+            Field("name", Kind.STRING, True, column="name", doc="The action or tool call"),
+            Field("startedAt", Kind.STRING, doc="ISO 8601"),
+            Field("endedAt", Kind.STRING, doc="ISO 8601"),
+            Field("durationMs", Kind.NUMBER, doc="How long it took, in milliseconds"),
+            Field("tools", Kind.OBJECT, doc="The tools used and their arguments"),
+            Field("response", Kind.TEXT, doc="What it returned"),
+            Field("error", Kind.TEXT, doc="Why it failed, if it did"),
+            _EXTRA,
+        ),
+        "An agent action or tool call.",
+    ),
+    EventType(
+        "button",
+        Group.CONVERSATION,
+        (
+            _CONVERSATION_ID,
+            Field("event", Kind.STRING, True, column="name", doc="What the button is for"),
+            Field("label", Kind.STRING, True, doc="The text the visitor saw"),
+            Field("value", Kind.STRING, True, doc="The value it sent"),
+            _EXTRA,
+        ),
+        "The visitor clicked a button the agent offered.",
+    ),
+    EventType(
+        "attachment",
+        Group.CONVERSATION,
+        (
+            _CONVERSATION_ID,
+            Field("sender", Kind.STRING, choices=SENDERS, column="sender", doc="Default 'user'"),
+            Field("filename", Kind.STRING, True),
+            Field("mimeType", Kind.STRING, True),
+            Field("size", Kind.NUMBER, doc="Bytes"),
+            Field("sha256", Kind.STRING, doc="Hex digest of the content"),
+            Field(
+                "content",
+                Kind.TEXT,
+                doc="Base64; kept up to the server's attachment limit, else left out "
+                "(`contentOmitted` says why)",
+            ),
+            _EXTRA,
+        ),
+        "A file sent in the conversation.",
+    ),
+    EventType(
+        "token_usage",
+        Group.CONVERSATION,
+        (
+            _CONVERSATION_ID,
+            Field("model", Kind.STRING),
+            Field("promptTokens", Kind.NUMBER),
+            Field("completionTokens", Kind.NUMBER),
+            Field("totalTokens", Kind.NUMBER),
+            Field("embeddingTokens", Kind.NUMBER),
+        ),
+        "LLM tokens used for the conversation.",
+    ),
+    EventType(
+        "rating",
+        Group.CONVERSATION,
+        (
+            _CONVERSATION_ID,
+            Field("rateCode", Kind.STRING, True, column="name", doc="The rating given (004 rate code)"),
+            Field("contentId", Kind.STRING, doc="What was rated (an answer, the whole chat)"),
+            Field("comment", Kind.TEXT),
+        ),
+        "The visitor rated a content or the conversation (reference 004 RATE).",
+    ),
+    EventType(
+        "session_log",
+        Group.CONVERSATION,
+        (
+            _CONVERSATION_ID,
+            Field(
+                "dataKey",
+                Kind.STRING,
+                True,
+                column="name",
+                doc="A data key of reference 004 (CHAT_ATTENDED, SEARCH, ...) or your own",
+            ),
+            Field("logType", Kind.STRING, doc="Its atomic log type, if any (SEARCH, MATCH, ...)"),
+            Field("value", Kind.ANY, doc="What was logged (a query, a content id, ...)"),
+        ),
+        "A session log entry (reference 004); the session's result is its highest-priority data key.",
+    ),
+)
+
 EVENT_TYPES: dict[str, EventType] = {
-    t.name: t for t in (*BEHAVIOUR_TYPES, *WIDGET_TYPES, *LIFECYCLE_TYPES, CUSTOM_TYPE, IDENTIFY_TYPE)
+    t.name: t
+    for t in (
+        *BEHAVIOUR_TYPES,
+        *WIDGET_TYPES,
+        *LIFECYCLE_TYPES,
+        CUSTOM_TYPE,
+        IDENTIFY_TYPE,
+        *CONVERSATION_TYPES,
+    )
 }
 
 # Fields every event may carry whatever its type.

@@ -8,11 +8,13 @@ from __future__ import annotations
 from chatlens.model.events import (
     BEHAVIOUR_TYPES,
     COMMON_FIELDS,
+    CONVERSATION_TYPES,
     CUSTOM_TYPE,
     IDENTIFY_TYPE,
     LIFECYCLE_STAGES,
     LIFECYCLE_TYPES,
     MAX_STRING_LENGTH,
+    MAX_TEXT_LENGTH,
     METADATA_FIELDS,
     WIDGET_TYPES,
     EventType,
@@ -101,14 +103,16 @@ client clock does not move events in time.
 
 The hot fields have typed columns, named after the field in snake_case: `url`,
 `page_type`, `product_id`, `duration_seconds`, `status`, `category`, `filter_type`,
-`filter_value`, `action`, `query`, `name`, `customer_id`; `interaction_id` holds `contactId` of widget
-events and `metadata.id` of lifecycle events. Every other field is kept, by its own name,
+`filter_value`, `action`, `query`, `name`, `customer_id`, `sender`; `interaction_id` holds
+`contactId` of widget events, `metadata.id` of lifecycle events and `conversationId` of
+conversation events. Every other field is kept, by its own name,
 in the JSON column `properties` (fields not listed here are kept too). Enrichment adds
 `device` (desktop, mobile or tablet, from the User-Agent), `bot`, and `ip_hash`: a keyed
 hash of the client address whose key changes every day and never leaves memory. The raw
 address is never stored.
 
-Strings may be at most {MAX_STRING_LENGTH} characters. Timestamps are ISO 8601 text
+Strings may be at most {MAX_STRING_LENGTH} characters; texts (message content, tool
+responses, base64 file content) at most {MAX_TEXT_LENGTH} characters. Timestamps are ISO 8601 text
 (`2026-11-21T12:00:01.004Z`; no offset means UTC) or epoch milliseconds, between the years
 2000 and 2100. `null` for an optional field is the same as leaving it out.
 """
@@ -167,6 +171,22 @@ def render() -> str:
     lines += ["", "## Custom events and identity", ""]
     lines += _type_section(CUSTOM_TYPE)
     lines += _type_section(IDENTIFY_TYPE)
+    lines += [
+        "## Conversation events",
+        "",
+        "What a chat widget or an agent backend reports about a conversation"
+        " (docs/lifecycle.md): its start, messages, tool calls, buttons, files, tokens,"
+        " ratings and session logs (reference 004). `conversationId` is the interaction id"
+        " of reference 002 (`metadata.id`). Browsers may send them to `/v1/batch`; servers"
+        " send them to `POST /v1/server/batch` (`Authorization: Bearer <secret key>`,"
+        " `{\"sent_at\": ..., \"events\": [...]}`, each event optionally with `visitorId`,"
+        " `sessionId` and `customerIp`, of which only a salted hash is kept). There, an event"
+        " for a conversation that no `conversation` or `chat.*` event has made exist is"
+        " rejected (`events[i].conversationId: unknown conversation ...`).",
+        "",
+    ]
+    for t in CONVERSATION_TYPES:
+        lines += _type_section(t)
     lines.append(STORED.rstrip("\n"))
     return "\n".join(lines) + "\n"
 

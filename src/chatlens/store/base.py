@@ -41,9 +41,23 @@ class EventQuery:
     types: tuple[str, ...] = ()
     visitor_id: str | None = None
     session_id: str | None = None
+    interaction_id: str | None = None  # one conversation
     since_us: int | None = None  # inclusive, on the skew-corrected time `ts`
     until_us: int | None = None  # exclusive
     after: tuple[int, str] | None = None  # keyset cursor: (ts in us, event_id)
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationQuery:
+    """Conversations of a site, newest first (by their first event), keyset-paginated."""
+
+    site_id: str
+    visitor_id: str | None = None
+    customer_id: str | None = None
+    since_us: int | None = None  # on the first event's time, inclusive
+    until_us: int | None = None  # exclusive
+    before: tuple[int, str] | None = None  # keyset cursor: (first event time in us, id)
     limit: int = 100
 
 
@@ -72,6 +86,13 @@ class EventStore(Protocol):
         """Up to `limit` (site_id, event_id, client_ts_us), newest client time first."""
 
     def query_events(self, query: EventQuery) -> EventPage: ...
+
+    def known_conversations(self, site_id: str, conversation_ids: Sequence[str]) -> set[str]:
+        """The subset of `conversation_ids` that some stored `conversation` or `chat.*`
+        event of the site made exist."""
+
+    def list_conversations(self, query: ConversationQuery) -> list[tuple[str, int]]:
+        """(conversation id, first event time in us) of the conversations matching."""
 
     def create_site(self, name: str, origins: Sequence[str] = ()) -> CreatedSite: ...
 

@@ -8,6 +8,7 @@ request, and the loading never holds Python's GIL. Every thread gets its own cur
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -18,7 +19,15 @@ from typing import Any
 
 import duckdb
 
-from chatlens.store.base import CreatedSite, EventPage, EventQuery, Site, hash_secret
+from chatlens.model.events import CONVERSATION_TYPES, LIFECYCLE_TYPES
+from chatlens.store.base import (
+    ConversationQuery,
+    CreatedSite,
+    EventPage,
+    EventQuery,
+    Site,
+    hash_secret,
+)
 from chatlens.store.schema import COLUMN_NAMES, EVENT_COLUMNS
 
 SCHEMA_VERSION = 1
@@ -33,6 +42,8 @@ _LOAD_SQL = "INSERT INTO events ({cols}) SELECT {exprs} FROM read_json(?, format
     ),
     types=", ".join(f"'{n}': '{_LINE_TYPES.get(t, t)}'" for n, t in EVENT_COLUMNS),
 )
+_LIFECYCLE = [t.name for t in LIFECYCLE_TYPES]
+_CONVERSATION_EVENTS = [*_LIFECYCLE, *(t.name for t in CONVERSATION_TYPES)]
 _READ_COLUMNS = ", ".join(
     f"{n}::VARCHAR AS {n}"
     if t == "UUID"
@@ -80,6 +91,8 @@ class DuckDBStore:
             )
         columns = ",\n  ".join(f"{name} {sql}" for name, sql in EVENT_COLUMNS)
         con.execute(f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)")
+        for name, sql in EVENT_COLUMNS:  # columns added by later versions of the model
+            con.execute(f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {name} {sql}")
         con.execute(
             """CREATE TABLE IF NOT EXISTS sites (
               site_id VARCHAR PRIMARY KEY,
@@ -150,6 +163,9 @@ class DuckDBStore:
         if query.session_id is not None:
             where.append("session_id = ?")
             params.append(query.session_id)
+        if query.interaction_id is not None:
+            where.append("interaction_id = ?")
+            params.append(query.interaction_id)
         if query.since_us is not None:
             where.append("ts >= make_timestamptz(?::BIGINT)")
             params.append(query.since_us)
@@ -176,6 +192,43 @@ class DuckDBStore:
             page.next_after = (last["ts"], last["event_id"])
         return page
 
+    def known_conversations(self, site_id: str, conversation_ids: Sequence[str]) -> set[str]:
+        if not conversation_ids:
+            return set()
+        rows = self._cursor().execute(
+            "SELECT DISTINCT interaction_id FROM events WHERE site_id = ? "
+            "AND interaction_id IN (SELECT unnest(?::VARCHAR[])) "
+            "AND (type = 'conversation' OR type IN (SELECT unnest(?::VARCHAR[])))",
+            [site_id, list(conversation_ids), _LIFECYCLE],
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def list_conversations(self, query: ConversationQuery) -> list[tuple[str, int]]:
+        where = ["site_id = ?", "interaction_id IS NOT NULL", "type IN (SELECT unnest(?::VARCHAR[]))"]
+        params: list[Any] = [query.site_id, _CONVERSATION_EVENTS]
+        having: list[str] = []
+        for column, value in (("visitor_id", query.visitor_id), ("customer_id", query.customer_id)):
+            if value is not None:
+                having.append(f"bool_or({column} = ?)")
+                params.append(value)
+        if query.since_us is not None:
+            having.append("min(ts) >= make_timestamptz(?::BIGINT)")
+            params.append(query.since_us)
+        if query.until_us is not None:
+            having.append("min(ts) < make_timestamptz(?::BIGINT)")
+            params.append(query.until_us)
+        if query.before is not None:
+            having.append(
+                "(epoch_us(min(ts)) < ?::BIGINT OR (epoch_us(min(ts)) = ?::BIGINT AND interaction_id < ?))"
+            )
+            params.extend([query.before[0], query.before[0], query.before[1]])
+        sql = (
+            f"SELECT interaction_id, epoch_us(min(ts)) AS first FROM events WHERE {' AND '.join(where)} "
+            f"GROUP BY interaction_id {'HAVING ' + ' AND '.join(having) if having else ''} "
+            f"ORDER BY first DESC, interaction_id DESC LIMIT {int(query.limit)}"
+        )
+        return [(r[0], r[1]) for r in self._cursor().execute(sql, params).fetchall()]
+
     def count_events(self, site_id: str | None = None) -> int:
         sql = "SELECT count(*) FROM events" + (" WHERE site_id = ?" if site_id else "")
         return self._cursor().execute(sql, [site_id] if site_id else []).fetchone()[0]
@@ -191,7 +244,7 @@ class DuckDBStore:
         site_id, n = base, 2
         while site_id in taken:
             site_id, n = f"{base}-{n}", n + 1
-        secret_key = "sk_" + secrets.token_urlsafe(32)
+        secret_key = new_secret_key()
         site = Site(
             site_id=site_id,
             name=name.strip(),
@@ -211,6 +264,14 @@ class DuckDBStore:
             "SELECT site_id, name, public_key, secret_key_hash, origins FROM sites ORDER BY created_at"
         ).fetchall()
         return [Site(r[0], r[1], r[2], r[3], tuple(r[4])) for r in rows]
+
+
+def new_secret_key() -> str:
+    """128 random bits in the shape the `agentsight` SDK insists on
+    (`ags_<32 hex>_<6 hex>`), so that SDK runs against Chatlens unmodified; the last six
+    digits are a checksum that catches a mistyped key before any lookup."""
+    body = secrets.token_hex(16)
+    return f"ags_{body}_{hashlib.sha256(body.encode()).hexdigest()[:6]}"
 
 
 def _slug(name: str) -> str:

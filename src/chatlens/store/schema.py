@@ -6,6 +6,10 @@ The hot fields of the canonical model get typed columns (derived from
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
+
 from chatlens.model.events import EVENT_TYPES, Kind, hot_columns
 
 
@@ -44,3 +48,18 @@ for _event_type in EVENT_TYPES.values():
     for _field in _event_type.fields:
         if _field.column:
             COLUMN_TO_FIELD.setdefault(_field.column, _field.name)
+
+
+# Per event type: typed column -> wire field, to give each event back its own fields.
+_FIELDS_BY_TYPE = {
+    name: {f.column: f.name for f in spec.fields if f.column} for name, spec in EVENT_TYPES.items()
+}
+
+
+def event_data(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row's own fields, by wire name: its JSON properties plus its typed columns."""
+    data: dict[str, Any] = orjson.loads(row["properties"]) if row["properties"] else {}
+    for column, name in _FIELDS_BY_TYPE.get(row["type"], {}).items():
+        if row.get(column) is not None:
+            data[name] = row[column]
+    return data
