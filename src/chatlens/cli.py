@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from chatlens import __version__
-from chatlens.config import Settings
+from chatlens.config import ConfigError, Settings, read_config
 from chatlens.sites import normalize_origin
 from chatlens.store.base import CreatedSite
 from chatlens.store.duckdb_store import DuckDBStore, StoreError
@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="event ids kept in memory for dedupe (~150 bytes each); older ones are looked up")
     serve.add_argument("--load-interval", type=float, default=defaults.load_interval, metavar="SECONDS",
                        help="how often acknowledged events move from the journal into the database")
+    serve.add_argument("--config", metavar="PATH", help="a TOML file (docs/configuration.md)")
+    serve.add_argument("--max-attachment", type=int, default=defaults.max_attachment_bytes, metavar="BYTES",
+                       help="store attachment content up to this size; larger files keep only their description")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument("--noop-endpoint", action="store_true", help="add POST /v1/noop (benchmark reference)")
     serve.set_defaults(handler=cmd_serve)
@@ -116,7 +119,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from chatlens.api.app import create_app
 
+    try:
+        from_file = read_config(Path(args.config)) if args.config else {}
+    except ConfigError as exc:
+        print(f"chatlens: {exc}", file=sys.stderr)
+        return 2
     settings = Settings(
+        **from_file,
+        max_attachment_bytes=args.max_attachment,
         db_path=Path(args.db),
         rate_limit_per_minute=args.rate_limit,
         max_body_bytes=args.max_body,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -34,3 +37,50 @@ class Settings:
     def journal_path(self) -> Path:
         """The write-ahead journal lives beside the database file."""
         return self.db_path.with_name(self.db_path.name + ".journal")
+
+
+class ConfigError(Exception):
+    """The config file is unusable; the message names the file, the key and the reason."""
+
+
+_DATA_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """Settings from a TOML file (docs/configuration.md), as keyword arguments of Settings.
+
+        [session_results.priorities]   # custom or re-prioritized data keys: 0 (never the
+        PURCHASE = 1                   # result) .. 10; 1 is the highest
+        [session_results.paths]        # how a result reads
+        PURCHASE = "Sale > Purchase"
+    """
+    try:
+        raw = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read it: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--config {path}: not valid TOML: {exc}") from None
+    unknown = set(raw) - {"session_results"}
+    if unknown:
+        raise ConfigError(f"--config {path}: unknown section [{sorted(unknown)[0]}] (known: session_results)")
+    results = raw.get("session_results", {})
+    priorities, paths = results.get("priorities", {}), results.get("paths", {})
+    for section, table in (("priorities", priorities), ("paths", paths)):
+        if not isinstance(table, dict):
+            raise ConfigError(f"--config {path}: session_results.{section}: must be a table")
+    data_keys: dict[str, int | tuple[int, str]] = {}
+    for name, priority in priorities.items():
+        where = f"--config {path}: session_results.priorities.{name}"
+        if not _DATA_KEY.fullmatch(name):
+            raise ConfigError(f"{where}: a data key is UPPER_SNAKE_CASE, e.g. PURCHASE")
+        if type(priority) is not int or not 0 <= priority <= 10:
+            raise ConfigError(f"{where}: must be an integer from 0 (never the result) to 10, got {priority!r}")
+        data_keys[name] = priority
+    for name, readable in paths.items():
+        where = f"--config {path}: session_results.paths.{name}"
+        if not isinstance(readable, str) or not readable.strip():
+            raise ConfigError(f"{where}: must be a non-empty string such as \"Sale > Purchase\"")
+        if name not in data_keys:
+            raise ConfigError(f"{where}: give {name} a priority in [session_results.priorities] too")
+        data_keys[name] = (int(data_keys[name]), readable)  # type: ignore[arg-type]
+    return {"data_keys": data_keys}

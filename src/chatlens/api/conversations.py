@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,7 +17,6 @@ from chatlens.api.events import (
     MAX_LIMIT,
     BadParameter,
     _is_small_int,
-    decode_cursor,
     encode_cursor,
     iso,
     json_response,
@@ -103,6 +105,17 @@ def parse_list_query(site_id: str, items: list[tuple[str, str]]) -> tuple[Conver
                 "customer_id, since, until, limit, cursor)"
             )
     return ConversationQuery(**params), ConversationFilter(**filters)
+
+
+def decode_cursor(value: str) -> tuple[int, str]:
+    """A cursor from `next_cursor`: (first event time in us, conversation id)."""
+    try:
+        first_us, conversation_id = orjson.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        if type(first_us) is not int or not isinstance(conversation_id, str):
+            raise ValueError
+        return first_us, conversation_id
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise BadParameter("cursor: not a cursor returned by this API") from None
 
 
 def conversation_json(conv: Conversation, *, summary: bool = False) -> dict[str, Any]:

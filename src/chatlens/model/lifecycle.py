@@ -174,7 +174,8 @@ def fold(conversation_id: str, events: Iterable[ConversationEvent], data_keys: D
             keys.append((data["dataKey"], event.ts_us, _item(event, "logType", "value")))
 
     for stage, ms in stage_ms.items():
-        block[stage] = ms
+        if stage in block:  # 002 keeps no time for `ready` and `submitted`
+            block[stage] = ms
     started = stage_ms.get("started")
     if counts["agents"]:
         block["numAgents"] = counts["agents"]
