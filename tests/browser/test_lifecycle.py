@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 
 from .helpers import METADATA_FIELDS, WIDGET_TYPES, is_uuid7
@@ -247,6 +248,26 @@ def test_lifecycle_scenario(browse, scenario: str) -> None:
     assert [e["type"] for e in bus] == ORDERS[scenario]
     for on_bus, event in zip(bus, chat_events):
         assert on_bus["data"]["metadata"] == event["data"]["metadata"], (on_bus, event)
+
+    # The server computes the same block from the events (docs/lifecycle.md), on the
+    # same clock: stage times, durations, message counts, and the client-only facts.
+    browse.wait_events(sum(1 for c, _ in SCENARIOS[scenario] if c == "message"), lambda e: e["type"] == "message", what="messages")
+    response = httpx.get(
+        f"{browse.chatlens.url}/v1/conversations/{interaction}",
+        headers={"Authorization": f"Bearer {browse.site.secret_key}"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    on_server = response.json()
+    client_block = chat_events[-1]["data"]["metadata"]
+    # Not seen by the server: files counted by the page only, and agents announced under
+    # a contactId other than the interaction id (completed_with_agent starts "contact-7f3a").
+    unseen = {"filesUploaded"} | ({"numAgents", "agentReached", "waitingForAgent"} if scenario == "completed_with_agent" else set())
+    assert {k: v for k, v in on_server["metadata"].items() if k not in unseen} == {
+        k: v for k, v in client_block.items() if k not in unseen
+    }
+    assert on_server["state"] == ORDERS[scenario][-1][5:] and on_server["anomalies"] == []
+    assert on_server["used"] is any(c == "message" and a == "user" for c, a in SCENARIOS[scenario])
 
 
 def test_opening_again_after_closed_starts_a_new_interaction(browse) -> None:

@@ -533,8 +533,10 @@
         current().closed = now();
         stage('closed');
       },
+      // a message event (no content: the page's text stays in the page) lets the server
+      // count messages and mark the conversation used
       message: who => {
-        if (/^(user|agent|system)$/.test(who)) current()[who + 'Messages']++;
+        if (/^(user|agent|system)$/.test(who)) current()[who + 'Messages']++, record('message', {conversationId: meta.id, sender: who});
       },
       fileUploaded: () => {
         current().filesUploaded++;
