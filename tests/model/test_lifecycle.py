@@ -183,3 +183,18 @@ def test_custom_keys_take_their_configured_priority() -> None:
     assert fold("c1", events, keys).result == {"dataKey": "PURCHASE", "priority": 1, "path": "Sale > Purchase"}
     # Unconfigured, a custom key has priority 0 and CHAT_NO_AGENTS decides.
     assert fold("c1", events, KEYS).result["dataKey"] == "CHAT_NO_AGENTS"  # type: ignore[index]
+
+
+def test_docs_list_every_prioritized_key_with_its_priority_and_path() -> None:
+    """docs/lifecycle.md's priority table is reference 004's, and it is what the code uses."""
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "lifecycle.md").read_text()
+    table = doc.split("| priority | data key | readable path |", 1)[1].split("\n\n", 1)[0]
+    rows = set()
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].isdigit() and cells[1].startswith("`"):
+            rows.add((int(cells[0]), cells[1].split("`")[1], cells[2]))
+    expected = {(k.priority, k.name, k.path) for k in DEFAULT_DATA_KEYS.values() if k.priority}
+    assert rows == expected
