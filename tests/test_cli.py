@@ -129,3 +129,21 @@ def test_pip_install_editable_in_a_fresh_venv_gives_a_working_command(tmp_path: 
         capture_output=True, text=True, check=True,
     )
     assert "public_key" in json.loads(keys.stdout)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[session_results.priorities]\nPURCHASE = 11\n", "session_results.priorities.PURCHASE: must be an integer from 0 (never the result) to 10, got 11"),
+        ("[session_results.priorities]\npurchase = 1\n", "session_results.priorities.purchase: a data key is UPPER_SNAKE_CASE"),
+        ("[session_results.paths]\nPURCHASE = \"Sale\"\n", "session_results.paths.PURCHASE: give PURCHASE a priority"),
+        ("[skils]\n", "unknown section [skils]"),
+        ("[session_results\n", "not valid TOML"),
+    ],
+)
+def test_a_bad_config_file_stops_serve_with_the_key_and_the_reason(tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "chatlens.toml"
+    config.write_text(text)
+    done = chatlens("serve", "--db", str(tmp_path / "c.duckdb"), "--config", str(config), "--port", str(free_port()), check=False)
+    assert done.returncode == 2
+    assert message in done.stderr and str(config) in done.stderr, done.stderr

@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="event ids kept in memory for dedupe (~150 bytes each); older ones are looked up")
     serve.add_argument("--load-interval", type=float, default=defaults.load_interval, metavar="SECONDS",
                        help="how often acknowledged events move from the journal into the database")
-    serve.add_argument("--config", metavar="PATH", help="a TOML file (docs/configuration.md)")
+    serve.add_argument("--config", metavar="PATH", help="a TOML file: custom session data keys (docs/lifecycle.md)")
     serve.add_argument("--max-attachment", type=int, default=defaults.max_attachment_bytes, metavar="BYTES",
                        help="store attachment content up to this size; larger files keep only their description")
     serve.add_argument("--access-log", action="store_true", help="log every request")

@@ -47,7 +47,7 @@ _DATA_KEY = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 
 
 def read_config(path: Path) -> dict[str, Any]:
-    """Settings from a TOML file (docs/configuration.md), as keyword arguments of Settings.
+    """Settings from a TOML file (README, `--config`), as keyword arguments of Settings.
 
         [session_results.priorities]   # custom or re-prioritized data keys: 0 (never the
         PURCHASE = 1                   # result) .. 10; 1 is the highest

@@ -114,7 +114,7 @@ class AgentSightAPI:
             errors: dict[str, list[str]] = {}
             for rejected in batch.rejected:
                 for error in rejected["errors"]:
-                    field, reason = _their_error(error)
+                    field, reason = _their_error(error, name)
                     errors.setdefault(field, []).append(reason)
             return json_response(400, errors)
         first = events[0]
@@ -130,12 +130,15 @@ class AgentSightAPI:
 
 
 async def _payload(request: Request, limit: int) -> dict[str, Any]:
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("multipart/form-data"):
-        return await _form_payload(request)
-    body = await request.body()
+    too_large = BadRequest({"detail": f"Request body larger than {limit} bytes."}, 413)  # type: ignore[dict-item]
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    body = await request.body()  # kept by Starlette for the form parser too
     if len(body) > limit:
-        raise BadRequest({"detail": f"Request body larger than {limit} bytes."}, 413)  # type: ignore[dict-item]
+        raise too_large
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return await _form_payload(request)
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -148,7 +151,10 @@ async def _payload(request: Request, limit: int) -> dict[str, Any]:
 async def _form_payload(request: Request) -> dict[str, Any]:
     """The SDK's form-data mode: fields conversation, sender, mode, metadata (JSON text)
     and files attachment_0, attachment_1, ..."""
-    form = await request.form(max_files=100, max_fields=100)
+    try:
+        form = await request.form(max_files=100, max_fields=100)
+    except Exception as exc:  # the parser's errors (no boundary, too many parts) are the client's
+        raise BadRequest({"detail": f"Multipart form parse error - {exc}"}) from None  # type: ignore[dict-item]
     payload: dict[str, Any] = {"attachments": []}
     for key, value in form.multi_items():
         if isinstance(value, UploadFile):
@@ -216,7 +222,7 @@ def _conversation(payload: dict[str, Any]) -> list[dict[str, Any]]:
 def _message(payload: dict[str, Any]) -> list[dict[str, Any]]:
     event = _common(payload, "message")
     sender = payload.get("sender")
-    if sender not in _SENDERS:
+    if not isinstance(sender, str) or sender not in _SENDERS:
         raise BadRequest({"sender": [f'"{sender}" is not a valid choice (end_user, agent, system).']})
     event["sender"] = _SENDERS[sender]
     content = payload.get("content")
@@ -270,7 +276,7 @@ def _attachments(payload: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(files, list) or not files:
         raise BadRequest({"attachments": ["This list may not be empty."]})
     sender = payload.get("sender") or "end_user"
-    if sender not in _SENDERS:
+    if not isinstance(sender, str) or sender not in _SENDERS:
         raise BadRequest({"sender": [f'"{sender}" is not a valid choice (end_user, agent).']})
     events = []
     for i, item in enumerate(files):
@@ -295,16 +301,29 @@ def _attachments(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _stable_id(site: Site, route: str, event: dict[str, Any]) -> str:
     """The same request gives the same event id, so the SDK's retries are deduplicated.
-    (Its payloads carry a timestamp fixed when the item was tracked.)"""
-    digest = bytearray(hashlib.sha256(orjson.dumps([site.site_id, route, event], option=orjson.OPT_SORT_KEYS)).digest()[:16])
+    (Its payloads carry a timestamp fixed when the item was tracked.) The client's IP is
+    left out: it is never stored, and a stored id must not reveal it."""
+    hashed = {k: v for k, v in event.items() if k != "customerIp"}
+    digest = bytearray(hashlib.sha256(orjson.dumps([site.site_id, route, hashed], option=orjson.OPT_SORT_KEYS)).digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x80  # version 8: a custom, name-based UUID
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = digest.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _their_error(error: str) -> tuple[str, str]:
+# Per route, fields that the SDK sent under another name than _THEIR_NAMES says.
+_ROUTE_NAMES = {
+    "conversations": {"conversationId": "conversation_id"},
+    "attachments": {"content": "attachments", "filename": "attachments", "mimeType": "attachments"},
+    "action_logs": {  # token counts travel in the action's metadata
+        name: "metadata" for name in ("promptTokens", "completionTokens", "totalTokens", "embeddingTokens")
+    },
+}
+
+
+def _their_error(error: str, route: str) -> tuple[str, str]:
     """'events[0].content: must not be empty' -> ('content', 'must not be empty')."""
     path, _, reason = error.partition(": ")
     field = path.split("]", 1)[-1].lstrip(".").split(".")[0] or "non_field_errors"
-    return _THEIR_NAMES.get(field, field), reason
+    theirs = _ROUTE_NAMES.get(route, {}).get(field) or _THEIR_NAMES.get(field, field)
+    return theirs, reason
