@@ -1236,6 +1236,7 @@ def test_openapi_describes_both_endpoints(srv: Server) -> None:
     assert doc["openapi"] == "3.1.0"
     assert "/v1/batch" in doc["paths"] and "/v1/events" in doc["paths"]
     assert "post" in doc["paths"]["/v1/batch"] and "get" in doc["paths"]["/v1/events"]
+    assert "post" in doc["paths"]["/v1/server/batch"] and "get" in doc["paths"]["/v1/conversations/{conversation_id}"]
 
 
 # --------------------------------------------------------------------------------------

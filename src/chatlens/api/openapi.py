@@ -92,6 +92,7 @@ def build_openapi() -> dict[str, Any]:
                             ("type", "string", "Event type; repeat or comma-separate for several"),
                             ("visitor_id", "string", ""),
                             ("session_id", "string", ""),
+                            ("conversation_id", "string", "Events of one conversation"),
                             ("since", "string", "Inclusive, on the skew-corrected time (ISO 8601 or epoch ms)"),
                             ("until", "string", "Exclusive"),
                             ("limit", "integer", "1 to 1000, default 100"),
@@ -103,6 +104,50 @@ def build_openapi() -> dict[str, Any]:
                         "400": _error("Bad parameter"),
                         "401": _error("Missing or unknown secret key"),
                     },
+                }
+            },
+            "/v1/server/batch": {
+                "post": {
+                    "summary": "Ingest events from a server (agent backends): {sent_at?, events[]}",
+                    "security": [{"secretKey": []}],
+                    "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {
+                        "200": {"description": "As /v1/batch", "content": {"application/json": {"schema": batch_result}}},
+                        "400": _error("Malformed JSON or a bad envelope"),
+                        "401": _error("Missing or unknown secret key"),
+                        "413": _error("Body over the size limit (8 MiB)"),
+                        "503": _error("Storage busy or failing; retry after Retry-After"),
+                    },
+                }
+            },
+            "/v1/conversations": {
+                "get": {
+                    "summary": "Conversations, newest first (docs/lifecycle.md)",
+                    "security": [{"secretKey": []}],
+                    "parameters": [
+                        {"name": n, "in": "query", "schema": {"type": "string"}, "description": d}
+                        for n, d in (
+                            ("state", "A lifecycle stage"),
+                            ("used", "true or false"),
+                            ("flagged", "true: has anomalies"),
+                            ("result", "The deciding data key"),
+                            ("visitor_id", ""),
+                            ("customer_id", ""),
+                            ("since", "On the first event's time"),
+                            ("until", "Exclusive"),
+                            ("limit", "1 to 1000, default 100"),
+                            ("cursor", "next_cursor of the previous page"),
+                        )
+                    ],
+                    "responses": {"200": {"description": "conversations and next_cursor"}, "400": _error("Bad parameter"), "401": _error("Missing or unknown secret key")},
+                }
+            },
+            "/v1/conversations/{conversation_id}": {
+                "get": {
+                    "summary": "One conversation: state, 002 metadata block, messages, actions, result",
+                    "security": [{"secretKey": []}],
+                    "parameters": [{"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "The conversation"}, "401": _error("Missing or unknown secret key"), "404": _error("No such conversation")},
                 }
             },
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
