@@ -22,8 +22,9 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-test: requirements-test.lock $(VENV)/.installed
+$(VENV)/.installed-test: requirements-test.lock clients/python/pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install -q --require-hashes -r requirements-test.lock
+	$(BIN)/python -m pip install -q --no-deps -e clients/python  # the Python SDK (httpx: locked above)
 	$(MAKE) chromium
 	touch $@
 

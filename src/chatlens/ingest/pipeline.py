@@ -182,12 +182,7 @@ class Ingestor:
             batch.envelope, batch.prevalidated = fast
             batch.envelope["events"] = batch.prevalidated
             return
-        try:
-            envelope = orjson.loads(batch.incoming.body)
-        except orjson.JSONDecodeError as exc:
-            raise Rejection(400, "malformed_json", f"body is not valid JSON: {exc}") from None
-        if not isinstance(envelope, dict):
-            raise Rejection(400, "bad_envelope", f"body: must be a JSON object, got {json_type(envelope)}")
+        envelope = self._envelope(batch.incoming.body)
         for name in ("key", "visitor_id", "session_id"):
             value = envelope.get(name)
             if not isinstance(value, str) or not value:
@@ -196,35 +191,20 @@ class Ingestor:
                 raise Rejection(400, "bad_envelope", f"{name}: {why}{got}")
             if len(value) > MAX_ID_LENGTH:
                 raise Rejection(400, "bad_envelope", f"{name}: too long (at most {MAX_ID_LENGTH})")
-        events = envelope.get("events")
-        if not isinstance(events, list) or not events:
-            got = "" if events is None else f", got {json_type(events)}"
-            raise Rejection(400, "bad_envelope", f"events: required, must be a non-empty array{got}")
-        if len(events) > self.settings.max_events_per_batch:
-            raise Rejection(
-                400,
-                "bad_envelope",
-                f"events: too many ({len(events)}, at most {self.settings.max_events_per_batch})",
-            )
-        sent_at = envelope.get("sent_at")
-        if sent_at is not None:
-            envelope["sent_at"] = parse_timestamp(sent_at)
-            if envelope["sent_at"] is None:
-                raise Rejection(
-                    400, "bad_envelope", "sent_at: must be ISO 8601 text or epoch milliseconds"
-                )
+        self._check_events_and_sent_at(envelope)
         batch.envelope = envelope
 
-    def parse_server_envelope(self, batch: Batch) -> None:
-        """`{sent_at?, events: [...]}`; each event may name its visitorId, sessionId and
-        customerIp (hashed like a browser's address, never stored)."""
-        batch.site = batch.incoming.server_site
+    @staticmethod
+    def _envelope(body: bytes) -> dict[str, Any]:
         try:
-            envelope = orjson.loads(batch.incoming.body)
+            envelope = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise Rejection(400, "malformed_json", f"body is not valid JSON: {exc}") from None
         if not isinstance(envelope, dict):
             raise Rejection(400, "bad_envelope", f"body: must be a JSON object, got {json_type(envelope)}")
+        return envelope
+
+    def _check_events_and_sent_at(self, envelope: dict[str, Any]) -> None:
         events = envelope.get("events")
         if not isinstance(events, list) or not events:
             got = "" if events is None else f", got {json_type(events)}"
@@ -238,6 +218,14 @@ class Ingestor:
             envelope["sent_at"] = parse_timestamp(sent_at)
             if envelope["sent_at"] is None:
                 raise Rejection(400, "bad_envelope", "sent_at: must be ISO 8601 text or epoch milliseconds")
+
+    def parse_server_envelope(self, batch: Batch) -> None:
+        """`{sent_at?, events: [...]}`; each event may name its visitorId, sessionId and
+        customerIp (hashed like a browser's address, never stored)."""
+        batch.site = batch.incoming.server_site
+        envelope = self._envelope(batch.incoming.body)
+        self._check_events_and_sent_at(envelope)
+        events = envelope["events"]
         senders: dict[int, tuple[str | None, str | None, str | None]] = {}
         problems: dict[int, list[str]] = {}
         limit = self.settings.max_attachment_bytes
