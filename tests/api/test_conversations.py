@@ -290,3 +290,35 @@ def test_custom_data_key_priorities_from_the_config_file(tmp_path: Path) -> None
         assert [log["dataKey"] for log in conv["session_logs"]] == ["START", "CHAT_ESCALATION_REJECTED", "PURCHASE"]
     finally:
         srv.stop()
+
+
+def test_session_logs_endpoint_decides_the_result(server: Server) -> None:
+    """`POST /v1/conversations/{id}/logs`: reference 004's example, posted by a backend."""
+    cid = "logs-" + uuid.uuid4().hex[:6]
+    assert server_batch(server, [{"type": "conversation", "conversationId": cid}]).json()["accepted"] == 1
+
+    def post_logs(body: Any, conversation_id: str = cid) -> httpx.Response:
+        return httpx.post(f"{server.url}/v1/conversations/{conversation_id}/logs", json=body, headers=auth(server), timeout=30)
+
+    r = post_logs({"logs": [
+        {"dataKey": "SEARCH", "logType": "SEARCH", "value": "refund policy"},
+        {"dataKey": "CHAT_ESCALATION_REJECTED"},
+        {"dataKey": "CHAT_ATTENDED"},
+        {"logType": "SEARCH"},
+    ]})
+    assert r.status_code == 200
+    assert r.json()["accepted"] == 3
+    assert r.json()["rejected"] == [{"index": 3, "errors": ["events[3].dataKey: required, must be a string"]}]
+    conv = get_conversation(server, cid).json()
+    assert conv["result"]["path"] == "Escalated > Accepted > Available Agents > Chat Attended"
+    assert [(log["dataKey"], log["priority"]) for log in conv["session_logs"]] == [
+        ("START", 10), ("SEARCH", 9), ("CHAT_ESCALATION_REJECTED", 2), ("CHAT_ATTENDED", 1)
+    ]
+    assert conv["session_logs"][1]["value"] == "refund policy"
+    assert post_logs({"logs": [{"dataKey": "SEARCH"}]}, "never-made").json()["rejected"][0]["errors"][0].startswith(
+        "events[0].conversationId: unknown conversation 'never-made'"
+    )
+    assert post_logs({"logs": []}).status_code == 400
+    assert post_logs([1]).status_code == 400
+    r = httpx.post(f"{server.url}/v1/conversations/{cid}/logs", json={"logs": [{"dataKey": "X"}]}, timeout=30)
+    assert r.status_code == 401

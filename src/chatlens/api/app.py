@@ -105,10 +105,12 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
     # they are listed here too so that the router knows them.
     direct: dict[str, ASGIApp] = {"/v1/batch": batch}
     conversations = ConversationsEndpoint(services.conversations, services.sites)
+    server_batch = ServerBatchEndpoint(services.ingestor)
     routes = [
         Route("/v1/batch", batch, methods=["POST", "OPTIONS"]),
-        Route("/v1/server/batch", ServerBatchEndpoint(services.ingestor).handle, methods=["POST"]),
+        Route("/v1/server/batch", server_batch.handle, methods=["POST"]),
         Route("/v1/conversations", conversations.list, methods=["GET"]),
+        Route("/v1/conversations/{conversation_id:path}/logs", server_batch.logs, methods=["POST"]),
         Route("/v1/conversations/{conversation_id:path}", conversations.get, methods=["GET"]),
         *AgentSightAPI(services.ingestor).routes(),
         Route("/v1/events", EventsEndpoint(store, services.sites, services.writer.flush).handle, methods=["GET"]),

@@ -150,6 +150,19 @@ def build_openapi() -> dict[str, Any]:
                     "responses": {"200": {"description": "The conversation"}, "401": _error("Missing or unknown secret key"), "404": _error("No such conversation")},
                 }
             },
+            "/v1/conversations/{conversation_id}/logs": {
+                "post": {
+                    "summary": "Session logs (reference 004) of one conversation: {logs: [{dataKey, logType?, value?}]}",
+                    "security": [{"secretKey": []}],
+                    "parameters": [{"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {
+                        "200": {"description": "As /v1/batch", "content": {"application/json": {"schema": batch_result}}},
+                        "400": _error("Malformed JSON or no logs"),
+                        "401": _error("Missing or unknown secret key"),
+                    },
+                }
+            },
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text/plain"}}}},
         },
