@@ -6,6 +6,7 @@ is still queued at close or at interpreter exit is sent or reported."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from async_helpers import run_async
 from conftest import Server, free_port, start_server
 
 from chatlens_client import (
@@ -106,7 +108,7 @@ def test_async_client_resend_is_a_duplicate_too(server: Server) -> None:
             await client.flush(timeout=10)
             return client.stats
 
-    assert asyncio.run(main()) == DeliveryStats(accepted=2, duplicates=2, rejected=0, failed=0, pending=0)
+    assert run_async(main()) == DeliveryStats(accepted=2, duplicates=2, rejected=0, failed=0, pending=0)
     assert len(server.all_events()) == 2
 
 
@@ -181,7 +183,7 @@ def test_async_client_survives_a_server_restart(tmp_path: Path, caplog: pytest.L
             return ids, client.stats, client.errors
 
     try:
-        ids, stats, errors = asyncio.run(main())
+        ids, stats, errors = run_async(main())
         assert errors == [] and stats.pending == 0 and stats.failed == 0
         assert stats.accepted + stats.duplicates == 21
         messages = servers[-1].all_events(type="message")
@@ -191,10 +193,16 @@ def test_async_client_survives_a_server_restart(tmp_path: Path, caplog: pytest.L
 
 
 def test_async_client_made_outside_a_loop_and_closed_with_a_deadline() -> None:
-    client = AsyncClient("ags_whatever", unreachable(), flush_interval=0.05)
-    client.track_question("queued before any loop runs", conversation_id="conv-x")
+    def outside_any_loop() -> AsyncClient:
+        # On a thread of its own: in the full suite, the main thread has Playwright's loop.
+        client = AsyncClient("ags_whatever", unreachable(), flush_interval=0.05)
+        client.track_question("queued before any loop runs", conversation_id="conv-x")
+        asyncio.run(client.close(timeout=0.3))
+        return client
+
     started = time.monotonic()
-    asyncio.run(client.close(timeout=0.3))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        client = pool.submit(outside_any_loop).result()
     assert time.monotonic() - started < 5
     assert client.stats == DeliveryStats(accepted=0, duplicates=0, rejected=0, failed=1, pending=0)
     assert [e.status for e in client.errors] == [None]  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from async_helpers import run_async
 from conftest import Server, free_port
 
 from chatlens_client import (
@@ -156,6 +157,6 @@ def test_async_client_reports_a_401_too(server: Server) -> None:
             await client.flush(timeout=10)
             return client.errors
 
-    errors = asyncio.run(main())
+    errors = run_async(main())
     assert [type(e) for e in errors] == [ChatlensAPIError]
     assert errors[0].status == 401  # type: ignore[union-attr]

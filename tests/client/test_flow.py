@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from async_helpers import run_async
 from conftest import Server
 
 from chatlens_client import AsyncClient, Client, DeliveryError, DeliveryStats
@@ -161,7 +162,7 @@ def test_async_client_stores_every_item_once_with_its_fields(server: Server) -> 
         return expected, summary
 
     since = datetime.now(timezone.utc)
-    expected, summary = asyncio.run(main())
+    expected, summary = run_async(main())
     assert summary == {"accepted": 15, "duplicates": 0, "rejected": 0, "failed": 0, "pending": 0, "errors": []}
     assert errors == []
     assert_stored_exactly(server, expected, since)
