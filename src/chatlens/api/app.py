@@ -18,11 +18,13 @@ from chatlens.api.agentsight import AgentSightAPI
 from chatlens.api.batch import BatchEndpoint, NoopEndpoint
 from chatlens.api.conversations import ConversationsEndpoint
 from chatlens.api.server_batch import ServerBatchEndpoint
+from chatlens.api.visitors import VisitorsEndpoint
 from chatlens.api.events import EventsEndpoint, json_response
 from chatlens.api.openapi import build_openapi
 from chatlens.api.sdk import SdkScript
 from chatlens.config import Settings
 from chatlens.conversations import ConversationReader
+from chatlens.demo import DemoShop
 from chatlens.ingest.dedupe import DedupeIndex
 from chatlens.ingest.pipeline import Ingestor
 from chatlens.metrics import Metrics
@@ -31,6 +33,7 @@ from chatlens.sites import SiteRegistry
 from chatlens.store.base import EventStore
 from chatlens.store.journal import Journal
 from chatlens.store.writer import WriteBuffer, recover
+from chatlens.visitors import VisitorContextReader
 
 log = logging.getLogger("chatlens")
 
@@ -106,6 +109,7 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
     direct: dict[str, ASGIApp] = {"/v1/batch": batch}
     conversations = ConversationsEndpoint(services.conversations, services.sites)
     server_batch = ServerBatchEndpoint(services.ingestor)
+    visitors = VisitorsEndpoint(VisitorContextReader(store, services.writer.flush), services.sites)
     routes = [
         Route("/v1/batch", batch, methods=["POST", "OPTIONS"]),
         Route("/v1/server/batch", server_batch.handle, methods=["POST"]),
@@ -113,6 +117,8 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
         Route("/v1/conversations/{conversation_id:path}/logs", server_batch.logs, methods=["POST"]),
         Route("/v1/conversations/{conversation_id:path}", conversations.get, methods=["GET"]),
         *AgentSightAPI(services.ingestor).routes(),
+        Route("/v1/visitors/{visitor_id:path}/context", visitors.context, methods=["GET"]),
+        *DemoShop(services.sites).routes(),
         Route("/v1/events", EventsEndpoint(store, services.sites, services.writer.flush).handle, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

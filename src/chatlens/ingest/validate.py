@@ -21,13 +21,14 @@ from chatlens.model.events import (
     MAX_STRING_LENGTH,
     MAX_TEXT_LENGTH,
     METADATA_FIELDS,
+    SERVER_ONLY_TYPES,
     Field,
     Group,
     Kind,
 )
 
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_TYPE_LIST = ", ".join(EVENT_TYPES)
+_TYPE_LIST = ", ".join(t for t in EVENT_TYPES if t not in SERVER_ONLY_TYPES)
 _RESERVED = frozenset(("type", "id", "timestamp"))
 
 MAX_ID_LENGTH = 128  # visitor, session and key strings in the envelope
@@ -282,4 +283,5 @@ _PLANS = {
         not_properties=_RESERVED | {f.name for f in spec.fields if f.column},
     )
     for name, spec in EVENT_TYPES.items()
+    if name not in SERVER_ONLY_TYPES  # unknown to clients: only the engine writes them
 }

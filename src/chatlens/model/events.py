@@ -36,6 +36,7 @@ class Group(enum.Enum):
     LIFECYCLE = "lifecycle"  # reference 002
     CUSTOM = "custom"
     CONVERSATION = "conversation"  # Chatlens's own, for agent backends (reference 003, 004)
+    ENGAGEMENT = "engagement"  # Chatlens's own: proactive offers (docs/engagement.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,6 +379,48 @@ CONVERSATION_TYPES: tuple[EventType, ...] = (
     ),
 )
 
+# Proactive engagement (docs/engagement.md): the intent engine's decisions, and what the
+# page did with the offers it was sent. Decisions are made by the server only.
+_OFFER_ID = Field("offerId", Kind.STRING, True, column="offer_id", doc="The decision, and the offer it made")
+OFFER_STATUSES = ("shown", "accepted", "dismissed", "opted_out")
+DECISIONS = ("offered", "held_out", "blocked")
+
+ENGAGEMENT_TYPES: tuple[EventType, ...] = (
+    EventType(
+        "offer",
+        Group.ENGAGEMENT,
+        (
+            _OFFER_ID,
+            Field(
+                "status",
+                Kind.STRING,
+                True,
+                choices=OFFER_STATUSES,
+                column="status",
+                doc="What the visitor did; 'opted_out': no proactive offers for this visitor again",
+            ),
+        ),
+        "What became of a proactive offer in the page (`chatlens.offer(id, status)`).",
+    ),
+    EventType(
+        "decision",
+        Group.ENGAGEMENT,
+        (
+            _OFFER_ID,
+            Field("skill", Kind.STRING, True, column="name", doc="The skill that qualified"),
+            Field("decision", Kind.STRING, True, choices=DECISIONS, column="status"),
+            Field("reason", Kind.STRING, doc="Why it was blocked or held out (cap, cooldown, ...)"),
+            Field("priority", Kind.NUMBER, doc="The skill's priority (1 is the highest)"),
+            Field("message", Kind.STRING, doc="The offer's text, from the skill's template"),
+            Field("evidence", Kind.ANY, doc="The ids of the events that made the skill qualify"),
+            Field("data", Kind.OBJECT, doc="What the skill's steps captured (product ids, query, ...)"),
+        ),
+        "The intent engine's decision about a qualified skill. Made by the server; never accepted from clients.",
+    ),
+)
+# Types only the server writes: validation refuses them from any client.
+SERVER_ONLY_TYPES = frozenset({"decision"})
+
 EVENT_TYPES: dict[str, EventType] = {
     t.name: t
     for t in (
@@ -387,6 +430,7 @@ EVENT_TYPES: dict[str, EventType] = {
         CUSTOM_TYPE,
         IDENTIFY_TYPE,
         *CONVERSATION_TYPES,
+        *ENGAGEMENT_TYPES,
     )
 }
 

@@ -9,6 +9,7 @@ from chatlens.model.events import (
     BEHAVIOUR_TYPES,
     COMMON_FIELDS,
     CONVERSATION_TYPES,
+    ENGAGEMENT_TYPES,
     CUSTOM_TYPE,
     IDENTIFY_TYPE,
     LIFECYCLE_STAGES,
@@ -186,6 +187,18 @@ def render() -> str:
         "",
     ]
     for t in CONVERSATION_TYPES:
+        lines += _type_section(t)
+    lines += [
+        "## Engagement events",
+        "",
+        "Proactive offers (docs/engagement.md). A page reports what became of an offer with"
+        " `chatlens.offer(id, status)`, which sends an `offer` event. `decision` events are"
+        " written by the server's intent engine alone, one per qualified skill, with the"
+        " reason and the evidence; a client that sends one gets"
+        " `events[i].type: unknown event type`.",
+        "",
+    ]
+    for t in ENGAGEMENT_TYPES:
         lines += _type_section(t)
     lines.append(STORED.rstrip("\n"))
     return "\n".join(lines) + "\n"
