@@ -13,10 +13,14 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "chatlens"
 ALLOWED = {
     "model": ("chatlens.model",),
     "ingest": ("chatlens.model", "chatlens.metrics", "chatlens.sites", "chatlens.config", "chatlens._ids",
-               "chatlens.ingest", "chatlens.store.base", "chatlens.store.rows", "chatlens.store.writer"),
+               "chatlens.ingest", "chatlens.engine.engine", "chatlens.store.base", "chatlens.store.rows", "chatlens.store.writer"),
     "store": ("chatlens.model", "chatlens.metrics", "chatlens.store"),
     # the read side of conversations: the interface and the fold, never ingestion
     "conversations.py": ("chatlens.model", "chatlens.store.base", "chatlens.store.schema"),
+    "visitors.py": ("chatlens.model", "chatlens.store.base", "chatlens.store.schema"),
+    # the intent engine is pure: the event model and its own modules (ids for decisions)
+    "engine": ("chatlens.model", "chatlens.engine", "chatlens._ids", "chatlens.metrics"),
+    "intents.py": ("chatlens.engine", "chatlens.store.base", "chatlens.store.schema"),
 }
 
 

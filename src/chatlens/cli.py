@@ -14,6 +14,7 @@ from pathlib import Path
 
 from chatlens import __version__
 from chatlens.config import ConfigError, Settings, read_config
+from chatlens.engine.skills import SHIPPED, SkillError, load_skills
 from chatlens.sites import normalize_origin
 from chatlens.store.base import CreatedSite
 from chatlens.store.duckdb_store import DuckDBStore, StoreError
@@ -62,9 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", metavar="PATH", help="a TOML file: custom session data keys (docs/lifecycle.md)")
     serve.add_argument("--max-attachment", type=int, default=defaults.max_attachment_bytes, metavar="BYTES",
                        help="store attachment content up to this size; larger files keep only their description")
+    serve.add_argument("--skills", metavar="PATH",
+                       help="the skills file (default: the shipped one; `chatlens skills` prints it)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
     serve.add_argument("--noop-endpoint", action="store_true", help="add POST /v1/noop (benchmark reference)")
     serve.set_defaults(handler=cmd_serve)
+
+    skills = commands.add_parser("skills", help="print the shipped skills file, or check one")
+    skills.add_argument("--check", metavar="PATH", help="check a skills file and list its skills")
+    skills.set_defaults(handler=cmd_skills)
 
     site = commands.add_parser("site", help="manage sites").add_subparsers(metavar="COMMAND")
     create = site.add_parser("create", help="create a site and print its keys")
@@ -114,6 +121,20 @@ def cmd_site_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_skills(args: argparse.Namespace) -> int:
+    if not args.check:
+        print(SHIPPED.read_text(), end="")
+        return 0
+    try:
+        skill_set = load_skills(Path(args.check))
+    except SkillError as exc:
+        print(f"chatlens: {exc}", file=sys.stderr)
+        return 2
+    for skill in sorted(skill_set.skills, key=lambda s: s.priority):
+        print(f"{skill.priority}\t{skill.name}\t{len(skill.steps)} steps\t{skill.description}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn  # the server's dependencies load only when serving
 
@@ -121,7 +142,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         from_file = read_config(Path(args.config)) if args.config else {}
-    except ConfigError as exc:
+        load_skills(Path(args.skills) if args.skills else None)  # a bad file stops here, not mid-start
+    except (ConfigError, SkillError) as exc:
         print(f"chatlens: {exc}", file=sys.stderr)
         return 2
     settings = Settings(
@@ -135,6 +157,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         noop_endpoint=args.noop_endpoint,
         load_interval=args.load_interval,
         dedupe_capacity=args.dedupe_capacity,
+        skills_path=Path(args.skills) if args.skills else None,
     )
     _log_to_console()
     _tune_interpreter()

@@ -24,6 +24,11 @@ class Settings:
     max_attachment_bytes: int = 1024 * 1024  # larger files keep their description only
     # Custom session data keys (reference 004): name -> priority or (priority, path)
     data_keys: dict[str, int | tuple[int, str]] = field(default_factory=dict)
+    # Proactive engagement (docs/engagement.md): the skills file (None: the shipped one)
+    skills_path: Path | None = None
+    # A webhook for offers and conversation starts, signed with the secret
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
     # Storage
     dedupe_capacity: int = 1_000_000  # event ids kept in memory (~150 bytes each)
     max_pending_rows: int = 200_000  # beyond this, batches get 503 + Retry-After
@@ -53,6 +58,9 @@ def read_config(path: Path) -> dict[str, Any]:
         PURCHASE = 1                   # result) .. 10; 1 is the highest
         [session_results.paths]        # how a result reads
         PURCHASE = "Sale > Purchase"
+        [webhook]                      # offers and conversation starts (docs/engagement.md)
+        url = "https://agents.example.com/chatlens"
+        secret = "..."                 # signs every body (Chatlens-Signature)
     """
     try:
         raw = tomllib.loads(path.read_text())
@@ -60,9 +68,26 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"--config {path}: cannot read it: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"--config {path}: not valid TOML: {exc}") from None
-    unknown = set(raw) - {"session_results"}
+    unknown = set(raw) - {"session_results", "webhook"}
     if unknown:
-        raise ConfigError(f"--config {path}: unknown section [{sorted(unknown)[0]}] (known: session_results)")
+        raise ConfigError(f"--config {path}: unknown section [{sorted(unknown)[0]}] (known: session_results, webhook)")
+    settings: dict[str, Any] = {"data_keys": _data_keys(path, raw)}
+    webhook = raw.get("webhook", {})
+    for key, value in webhook.items():
+        if key not in ("url", "secret"):
+            raise ConfigError(f"--config {path}: webhook.{key}: unknown key (known: url, secret)")
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"--config {path}: webhook.{key}: must be a non-empty string")
+    if "url" in webhook:
+        if not webhook["url"].startswith(("http://", "https://")):
+            raise ConfigError(f"--config {path}: webhook.url: must be an http:// or https:// URL")
+        if "secret" not in webhook:
+            raise ConfigError(f"--config {path}: webhook.secret: required with webhook.url (the receiver checks the signature with it)")
+        settings["webhook_url"], settings["webhook_secret"] = webhook["url"], webhook["secret"]
+    return settings
+
+
+def _data_keys(path: Path, raw: dict[str, Any]) -> dict[str, int | tuple[int, str]]:
     results = raw.get("session_results", {})
     priorities, paths = results.get("priorities", {}), results.get("paths", {})
     for section, table in (("priorities", priorities), ("paths", paths)):
@@ -83,4 +108,4 @@ def read_config(path: Path) -> dict[str, Any]:
         if name not in data_keys:
             raise ConfigError(f"{where}: give {name} a priority in [session_results.priorities] too")
         data_keys[name] = (int(data_keys[name]), readable)  # type: ignore[arg-type]
-    return {"data_keys": data_keys}
+    return data_keys

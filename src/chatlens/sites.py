@@ -56,5 +56,9 @@ class SiteRegistry:
     def by_secret_key(self, key: str) -> Site | None:
         return self._by_secret_hash.get(hash_secret(key))
 
+    def all(self) -> list[Site]:
+        """Every site, oldest first (the order the store lists them in at startup)."""
+        return list(self._by_public.values())
+
     def any_allows(self, origin: str) -> bool:
         return any(origin_allowed(site, origin) for site in self._by_public.values())

@@ -27,6 +27,7 @@ from conftest import BROWSER_UA, Server, create_site, new_id, start_server, utc_
 
 from chatlens.model.events import (
     EVENT_TYPES,
+    SERVER_ONLY_TYPES,
     LIFECYCLE_TYPES,
     METADATA_FIELDS,
     EventType,
@@ -167,7 +168,9 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 # Every event type is accepted and read back as sent
 # --------------------------------------------------------------------------------------
 
-ALL_TYPES = list(EVENT_TYPES)
+# What clients may send: every type but those only the server writes (engine decisions).
+CLIENT_TYPES = {name: spec for name, spec in EVENT_TYPES.items() if name not in SERVER_ONLY_TYPES}
+ALL_TYPES = list(CLIENT_TYPES)
 
 
 @pytest.mark.parametrize("optional", [False, True], ids=["required-only", "all-fields"])
@@ -178,7 +181,7 @@ def test_every_event_type_is_accepted_and_read_back_as_sent(srv: Server, type_na
     timestamp, and under `data` exactly the fields that were sent (typed columns and
     JSON properties merged back together)."""
     session = fresh()
-    event = example_event(EVENT_TYPES[type_name], optional=optional)
+    event = example_event(CLIENT_TYPES[type_name], optional=optional)
     event["id"] = new_id()
     stamp = now_ms() - 5_000
     event["timestamp"] = iso_ms(stamp)
@@ -261,7 +264,8 @@ def test_reference_000_examples_are_accepted_and_stored_verbatim(srv: Server) ->
     r = srv.post(srv.envelope(REFERENCE_000_EXAMPLES, session_id=session))
     assert r.status_code == 200, r.text
     assert r.json()["accepted"] == len(REFERENCE_000_EXAMPLES) and r.json()["rejected"] == []
-    stored = srv.all_events(session_id=session)
+    # (the intent engine's decisions about these signals are stored beside them)
+    stored = [e for e in srv.all_events(session_id=session) if e["type"] != "decision"]
     by_type = {e["type"]: e["data"] for e in stored}
     assert by_type == {ex["type"]: expected_data(ex) for ex in REFERENCE_000_EXAMPLES}
 
@@ -338,7 +342,7 @@ def test_reference_002_completed_chat_scenario_is_stored_in_lifecycle_order(srv:
 # --------------------------------------------------------------------------------------
 
 REQUIRED_CASES = [
-    (spec.name, field.name, field.kind) for spec in EVENT_TYPES.values() for field in spec.fields if field.required
+    (spec.name, field.name, field.kind) for spec in CLIENT_TYPES.values() for field in spec.fields if field.required
 ]
 
 
@@ -347,7 +351,7 @@ REQUIRED_CASES = [
 def test_missing_required_field_is_rejected_with_its_kind(srv: Server, type_name: str, field_name: str, kind: Kind, how: str) -> None:
     """A required field left out (or null: the same thing) rejects the event with exactly
     'events[i].<field>: required, must be <kind phrase>'; its valid sibling is stored."""
-    event = example_event(EVENT_TYPES[type_name], optional=True)
+    event = example_event(CLIENT_TYPES[type_name], optional=True)
     if how == "absent":
         del event[field_name]
     else:
@@ -373,13 +377,13 @@ def test_missing_type_is_rejected_naming_the_known_types(srv: Server) -> None:
     r = srv.post(srv.envelope([sibling(), {"url": "https://yourstore.com/"}], session_id=fresh()))
     message = one_rejection(r, 1)
     assert message.startswith("events[1].type: required, must be a string")
-    for name in EVENT_TYPES:
+    for name in CLIENT_TYPES:
         assert name in message
 
 
 EMPTY_CASES = [
     (spec.name, field.name)
-    for spec in EVENT_TYPES.values()
+    for spec in CLIENT_TYPES.values()
     for field in spec.fields
     if field.required and field.kind in (Kind.STRING, Kind.URL) and not field.choices
 ]
@@ -388,20 +392,20 @@ EMPTY_CASES = [
 @pytest.mark.parametrize(("type_name", "field_name"), EMPTY_CASES, ids=[f"{t}.{f}" for t, f in EMPTY_CASES])
 def test_required_string_must_not_be_empty(srv: Server, type_name: str, field_name: str) -> None:
     """An empty string does not satisfy a required string field."""
-    event = example_event(EVENT_TYPES[type_name], optional=False)
+    event = example_event(CLIENT_TYPES[type_name], optional=False)
     event[field_name] = ""
     r = srv.post(srv.envelope([sibling(), event], session_id=fresh()))
     assert one_rejection(r, 1) == f"events[1].{field_name}: required, must not be empty"
 
 
-TEXT_CASES = [(spec.name, f.name) for spec in EVENT_TYPES.values() for f in spec.fields if f.kind is Kind.TEXT]
+TEXT_CASES = [(spec.name, f.name) for spec in CLIENT_TYPES.values() for f in spec.fields if f.kind is Kind.TEXT]
 
 
 @pytest.mark.parametrize(("type_name", "field_name"), TEXT_CASES, ids=[f"{t}.{f}" for t, f in TEXT_CASES])
 @pytest.mark.parametrize("blank", ["", "  \n"])
 def test_text_must_not_be_blank(srv: Server, type_name: str, field_name: str, blank: str) -> None:
     """A message, tool response or attachment text, when given, is not blank."""
-    event = example_event(EVENT_TYPES[type_name], optional=True)
+    event = example_event(CLIENT_TYPES[type_name], optional=True)
     event[field_name] = blank
     r = srv.post(srv.envelope([sibling(), event], session_id=fresh()))
     assert one_rejection(r, 1) == f"events[1].{field_name}: must not be empty"
@@ -422,7 +426,7 @@ WRONG_TYPE = {
 
 WRONG_TYPE_CASES = [
     (spec.name, field.name, field.kind)
-    for spec in EVENT_TYPES.values()
+    for spec in CLIENT_TYPES.values()
     for field in spec.fields
     if field.kind is not Kind.ANY
 ] + [("chat.started", f"metadata.{field.name}", field.kind) for field in METADATA_FIELDS]
@@ -435,7 +439,7 @@ def test_field_of_the_wrong_json_type_is_rejected(srv: Server, type_name: str, p
     """Every field of every type (and every lifecycle metadata field), given a value of
     another JSON type, rejects the event with 'events[i].<path>: must be <kind phrase>,
     got <json type>'."""
-    event = example_event(EVENT_TYPES[type_name], optional=True)
+    event = example_event(CLIENT_TYPES[type_name], optional=True)
     wrong = WRONG_TYPE[kind]
     if path.startswith("metadata."):
         event["metadata"][path.removeprefix("metadata.")] = wrong
@@ -485,7 +489,7 @@ def test_wrong_values_per_kind(srv: Server, type_name: str, path: str, kind: Kin
     """Booleans are not numbers or integers, arrays are not objects, negative or
     fractional numbers are not counters, timestamps are not ISO text in metadata
     (reference 002: integer timestamps): each is rejected naming the path."""
-    event = example_event(EVENT_TYPES[type_name], optional=True)
+    event = example_event(CLIENT_TYPES[type_name], optional=True)
     if path.startswith("metadata."):
         event["metadata"][path.removeprefix("metadata.")] = wrong
     else:
@@ -1280,7 +1284,7 @@ def junk_bodies(srv: Server) -> list[tuple[str, bytes]]:
             body = srv.envelope([sibling()], session_id="junk")
             body[name] = value
             add(f"envelope {name}={value!r:.30}", body)
-    for spec in EVENT_TYPES.values():
+    for spec in CLIENT_TYPES.values():
         event = example_event(spec, optional=True)
         for field in (*spec.fields, *(f for f in METADATA_FIELDS if spec.name.startswith("chat.") and f.name in ("id", "errors", "form", "userMessages"))):
             value = rng.choice(JUNK_VALUES)
@@ -1327,3 +1331,17 @@ def test_widget_events_in_reference_001_bus_shape_are_accepted(srv: Server) -> N
     assert stored["CHAT_VISIBLE"] == {"chatInstanceName": "help_faq_bot"}
     assert stored["CONTACT_STARTED"] == {"contactId": "9960459a-233f-4963-95f9-dde57ac4d9c5"}
     assert stored["CONNECT_TO_AGENT"] == {"contactId": "top-level"}
+
+
+def test_a_client_cannot_send_engine_decisions(srv: Server) -> None:
+    """`decision` events are the intent engine's alone: a page that forges one is told the
+    type is unknown, and its valid siblings are stored."""
+    forged = {"type": "decision", "offerId": "x", "skill": "comparison", "decision": "offered"}
+    session = fresh()
+    r = srv.post(srv.envelope([forged, {"type": "search_event", "query": "hood"}], session_id=session))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["accepted"] == 1
+    [rejected] = body["rejected"]
+    assert rejected["index"] == 0 and "unknown event type 'decision'" in rejected["errors"][0]
+    assert [e["type"] for e in srv.all_events(session_id=session)] == ["search_event"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chatlens.api.agentsight import AgentSightAPI
 from chatlens.api.batch import BatchEndpoint, NoopEndpoint
 from chatlens.api.conversations import ConversationsEndpoint
+from chatlens.api.engagement import EngagementEndpoint
 from chatlens.api.server_batch import ServerBatchEndpoint
 from chatlens.api.visitors import VisitorsEndpoint
 from chatlens.api.events import EventsEndpoint, json_response
@@ -25,6 +27,10 @@ from chatlens.api.sdk import SdkScript
 from chatlens.config import Settings
 from chatlens.conversations import ConversationReader
 from chatlens.demo import DemoShop
+from chatlens.engine.engine import IntentEngine
+from chatlens.engine.skills import load_skills
+from chatlens.engine.webhook import WebhookSender
+from chatlens.intents import DecisionReader
 from chatlens.ingest.dedupe import DedupeIndex
 from chatlens.ingest.pipeline import Ingestor
 from chatlens.metrics import Metrics
@@ -48,10 +54,15 @@ class Services:
     dedupe: DedupeIndex
     ingestor: Ingestor
     conversations: ConversationReader
+    engine: IntentEngine
+    decisions: DecisionReader
+    visitors: VisitorContextReader
+    webhook: WebhookSender | None
 
 
 def build_services(settings: Settings, store: EventStore) -> Services:
     metrics = Metrics()
+    skills = load_skills(settings.skills_path)
     sites = SiteRegistry(store.list_sites())
     writer = WriteBuffer(
         store,
@@ -62,9 +73,43 @@ def build_services(settings: Settings, store: EventStore) -> Services:
         load_rows=settings.load_rows,
     )
     dedupe = DedupeIndex(settings.dedupe_capacity)
-    ingestor = Ingestor(settings, sites, store, writer, dedupe, metrics)
+    visitors = VisitorContextReader(store, writer.flush)
+    webhook = None
+    if settings.webhook_url and settings.webhook_secret:
+        webhook = WebhookSender(settings.webhook_url, settings.webhook_secret, metrics=metrics)
+    engine = IntentEngine(skills, notify=_webhook_notifier(webhook, visitors))
+    ingestor = Ingestor(settings, sites, store, writer, dedupe, metrics, engine)
     conversations = ConversationReader(store, writer.flush, DataKeys(settings.data_keys))
-    return Services(settings, store, metrics, sites, writer, dedupe, ingestor, conversations)
+    decisions = DecisionReader(store, writer.flush, skills)
+    return Services(
+        settings, store, metrics, sites, writer, dedupe, ingestor, conversations, engine, decisions, visitors, webhook
+    )
+
+
+def _webhook_notifier(
+    webhook: WebhookSender | None, visitors: VisitorContextReader
+) -> Callable[[str, dict[str, Any]], None] | None:
+    """Offers and conversation starts go to the webhook with the visitor's context, read
+    from the store when the webhook is sent (never on the request path)."""
+    if webhook is None:
+        return None
+
+    def notify(kind: str, data: dict[str, Any]) -> None:
+        site_id, visitor_id = data["siteId"], data["visitorId"]
+        webhook.send(kind, data, context=lambda: visitors.get(site_id, visitor_id))
+
+    return notify
+
+
+def _restore_engine(services: Services) -> None:
+    """Caps, cooldowns and opt-outs survive a restart: read back recent decisions."""
+    now = time.time_ns() // 1000
+    since = now - max(services.engine.policy.visitor_cooldown_us, _RESTORE_US)
+    for site in services.store.list_sites():
+        services.engine.restore(site.site_id, services.decisions.recent(site.site_id, since), now)
+
+
+_RESTORE_US = 30 * 86_400_000_000  # opt-outs are remembered this long across restarts
 
 
 def create_app(settings: Settings, store: EventStore) -> ASGIApp:
@@ -82,10 +127,15 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
         keys = store.recent_event_keys(settings.dedupe_capacity + 1)
         complete = len(keys) <= settings.dedupe_capacity
         services.dedupe.preload(keys[: settings.dedupe_capacity], complete=complete)
+        _restore_engine(services)
         services.writer.start()
+        if services.webhook is not None:
+            services.webhook.start()
         try:
             yield
         finally:
+            if services.webhook is not None:
+                await services.webhook.stop()
             services.writer.stop()  # journals and loads whatever is still queued
             services.writer.journal.close()
             store.close()
@@ -109,7 +159,8 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
     direct: dict[str, ASGIApp] = {"/v1/batch": batch}
     conversations = ConversationsEndpoint(services.conversations, services.sites)
     server_batch = ServerBatchEndpoint(services.ingestor)
-    visitors = VisitorsEndpoint(VisitorContextReader(store, services.writer.flush), services.sites)
+    visitors = VisitorsEndpoint(services.visitors, services.sites)
+    engagement = EngagementEndpoint(services.decisions, services.engine, services.sites)
     routes = [
         Route("/v1/batch", batch, methods=["POST", "OPTIONS"]),
         Route("/v1/server/batch", server_batch.handle, methods=["POST"]),
@@ -118,6 +169,9 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
         Route("/v1/conversations/{conversation_id:path}", conversations.get, methods=["GET"]),
         *AgentSightAPI(services.ingestor).routes(),
         Route("/v1/visitors/{visitor_id:path}/context", visitors.context, methods=["GET"]),
+        Route("/v1/sessions/{session_id:path}/decisions", engagement.session_decisions, methods=["GET"]),
+        Route("/v1/intents", engagement.intents, methods=["GET"]),
+        Route("/v1/agents/availability", engagement.availability, methods=["PUT"]),
         *DemoShop(services.sites).routes(),
         Route("/v1/events", EventsEndpoint(store, services.sites, services.writer.flush).handle, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

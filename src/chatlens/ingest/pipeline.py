@@ -11,7 +11,10 @@ events; when it declines, the Python validator decides, so the results never dif
 Event steps then run over the surviving events; each step may drop an event with a named,
 counted reason:
 
-    validate (invalid) -> dedupe (duplicate) -> enrich -> store
+    validate (invalid) -> dedupe (duplicate) -> enrich -> decide -> store
+
+(decide hands the fresh events to the intent engine, whose decisions are stored with the
+batch, in the same durable write, and whose offers go back in the response.)
 
 Server SDKs and the AgentSight-compatible API (secret key, authenticated by the HTTP
 layer) enter through `ingest_server`, whose request step is parse_server_envelope and whose
@@ -35,6 +38,7 @@ import orjson
 
 from chatlens._ids import uuid7
 from chatlens.config import Settings
+from chatlens.engine.engine import IntentEngine, Verdict
 from chatlens.ingest._fastpath import decode_batch
 from chatlens.ingest._useragent import classify
 from chatlens.ingest.conversations import KnownConversations
@@ -103,14 +107,17 @@ class Batch:
     # Server batches: per event index, (visitor_id, session_id, client IP) given with it.
     senders: dict[int, tuple[str | None, str | None, str | None]] | None = None
     new_conversations: list[str] = field(default_factory=list)
+    encoder: RowEncoder | None = None  # a browser batch's row encoder (one sender)
+    verdict: Verdict | None = None  # the intent engine's answer
+    decisions: int = 0  # rows of decisions added to `encoded`
 
     def response(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
-            # Instructions for the SDK (proactive offers, next check-in) go here.
-            "instructions": {},
+            # For the SDK: proactive offers and when to check in next (docs/engagement.md)
+            "instructions": self.verdict.instructions() if self.verdict is not None else {},
         }
         other = {k: v for k, v in self.dropped.items() if k not in ("invalid", "duplicate")}
         if other:
@@ -120,7 +127,7 @@ class Batch:
 
 class Ingestor:
     REQUEST_STEPS = ("parse_envelope", "authenticate", "check_origin", "filter_bots", "rate_limit")
-    EVENT_STEPS = ("validate", "dedupe", "enrich", "store")
+    EVENT_STEPS = ("validate", "dedupe", "enrich", "decide", "store")
     SERVER_REQUEST_STEPS = ("parse_server_envelope",)
     SERVER_EVENT_STEPS = ("validate", "check_conversation", "dedupe", "enrich", "store")
 
@@ -132,8 +139,10 @@ class Ingestor:
         writer: WriteBuffer,
         dedupe: DedupeIndex,
         metrics: Metrics,
+        engine: IntentEngine | None = None,
     ) -> None:
         self.settings = settings
+        self.engine = engine
         self.sites = sites
         self.event_store = store
         self.writer = writer
@@ -145,6 +154,9 @@ class Ingestor:
         metrics.describe("chatlens_events_accepted_total", "counter", "Events stored")
         metrics.describe(
             "chatlens_events_dropped_total", "counter", "Events not stored, by reason"
+        )
+        metrics.describe(
+            "chatlens_decisions_total", "counter", "Intent engine decisions, by skill, decision and reason"
         )
 
     async def ingest(self, incoming: IncomingBatch) -> Batch:
@@ -414,7 +426,7 @@ class Ingestor:
         env = batch.envelope
         received = batch.received_us
         sent_at = env.get("sent_at")
-        encoder = None if batch.senders is not None else RowEncoder(
+        encoder = batch.encoder = None if batch.senders is not None else RowEncoder(
             {
                 "site_id": site_id,
                 "visitor_id": env["visitor_id"],
@@ -444,7 +456,8 @@ class Ingestor:
                 ts = min(received, received - (sent_at - client_ts))
             else:
                 ts = min(received, client_ts)
-            event_id = event.event_id or uuid7()
+            event_id = event.event_id = event.event_id or uuid7()
+            event.ts_us = ts
             assert encoder is not None
             lines.append(encoder.encode(event_id, event.type, client_ts, ts, event.columns, event.properties_json))
         batch.encoded = b"".join(lines)
@@ -464,12 +477,38 @@ class Ingestor:
             }
         )
 
+    async def decide(self, batch: Batch) -> None:
+        """The intent engine sees the fresh events; its decisions become rows of their
+        own, written with the batch."""
+        if self.engine is None:
+            return
+        assert batch.site is not None and batch.encoder is not None
+        env = batch.envelope
+        verdict = batch.verdict = self.engine.observe(
+            batch.site.site_id,
+            env["visitor_id"],
+            env["session_id"],
+            [(e.type, e.event_id, e.ts_us, e.columns, e.properties_json) for e in batch.events],  # type: ignore[misc]
+            batch.received_us,
+        )
+        if not verdict.decisions:
+            return
+        lines = [batch.encoded]
+        for d in verdict.decisions:
+            columns = {"offer_id": d.offer_id, "name": d.skill, "status": d.decision}
+            properties = orjson.dumps(d.properties()).decode()
+            lines.append(batch.encoder.encode(d.offer_id, "decision", d.at_us, d.at_us, columns, properties))
+        batch.encoded = b"".join(lines)
+        batch.decisions = len(verdict.decisions)
+        for d in verdict.decisions:
+            self.metrics.inc("chatlens_decisions_total", skill=d.skill, decision=d.decision, reason=d.reason or "")
+
     async def store(self, batch: Batch) -> None:
         """Hand the rows to the group-commit writer; return once they are durable."""
         assert batch.site is not None
         site_id = batch.site.site_id
         try:
-            commit = self.writer.submit(len(batch.events), batch.encoded)
+            commit = self.writer.submit(len(batch.events) + batch.decisions, batch.encoded)
         except WriteBufferFull as exc:
             self.drop(batch, "overloaded", len(batch.events))
             raise Rejection(503, "overloaded", f"try again shortly: {exc}", {"Retry-After": "1"}) from None

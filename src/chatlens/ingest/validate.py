@@ -49,6 +49,7 @@ class ValidEvent:
     client_ts_us: int | None
     columns: dict[str, Any]  # typed store column -> value (see chatlens.store.schema)
     properties_json: str | None  # every other field, by its wire name, as JSON
+    ts_us: int = 0  # the skew-corrected time, set by the pipeline's enrich step
 
 
 def json_type(value: Any) -> str:

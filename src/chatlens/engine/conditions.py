@@ -1,0 +1,200 @@
+"""Conditions of the skills language, compiled once into small predicates.
+
+A condition tests one field of an event (or of the session's context) against a value:
+
+    pageType = "product"                          # equals
+    durationSeconds = { gte = 120 }               # eq ne in not_in gt gte lt lte
+    url = { glob = "*/blog/*" }                   # glob, regex, contains, contains_any, exists
+    productId = { ne = "$a.productId" }           # "$name.field": what step `as = "name"` captured
+    query = { complement_of = "$item" }           # a search for something that goes with $item
+
+Fields are the event's wire names (docs/events.md), or the session's context:
+`page.url`, `page.pageType`, `page.productId`, `page.status`, `page.dwellSeconds`,
+`cart.count`, `visitor.<trait>` (from `identify`). A comparison with a missing field is
+false (only `exists = false` holds for it), so `ne` never matches an absent value.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class Fields(Protocol):
+    def get(self, name: str) -> Any: ...
+
+
+# (fields of the event being tested, what earlier steps captured, the complement map)
+Predicate = Callable[[Fields, Mapping[str, Mapping[str, Any]]], bool]
+
+OPERATORS = (
+    "eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte",
+    "glob", "regex", "contains", "contains_any", "exists", "complement_of",
+)
+NAMESPACES = ("page", "cart", "visitor")
+
+
+class SkillError(Exception):
+    """A skills file problem; the message names the key and the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """`$name.field`: a field of the event that step `name` captured."""
+
+    step: str
+    field: str
+
+    def resolve(self, captured: Mapping[str, Mapping[str, Any]]) -> Any:
+        event = captured.get(self.step)
+        return None if event is None else event.get(self.field)
+
+
+def _value(raw: Any, where: str, refs: set[Ref]) -> Any:
+    if isinstance(raw, str) and raw.startswith("$"):
+        step, dot, field = raw[1:].partition(".")
+        if not step or not dot or not field:
+            raise SkillError(f"{where}: a reference looks like \"$a.productId\", got {raw!r}")
+        ref = Ref(step, field)
+        refs.add(ref)
+        return ref
+    return raw
+
+
+def _number(raw: Any, where: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise SkillError(f"{where}: must be a number, got {raw!r}")
+    return float(raw)
+
+
+def _text(value: Any) -> str | None:
+    return value.lower() if isinstance(value, str) else None
+
+
+def compile_field(
+    name: str, spec: Any, where: str, refs: set[Ref], complements: Mapping[str, tuple[str, ...]]
+) -> Predicate:
+    """One field's condition: a literal (equality) or a table of operators (all must hold)."""
+    if not isinstance(spec, dict):
+        spec = {"eq": spec}
+    if not spec:
+        raise SkillError(f"{where}: an empty condition; give a value or operators ({', '.join(OPERATORS)})")
+    checks: list[Predicate] = []
+    for op, raw in spec.items():
+        at = f"{where}.{op}"
+        if op not in OPERATORS:
+            raise SkillError(f"{at}: unknown operator (known: {', '.join(OPERATORS)})")
+        checks.append(_operator(name, op, raw, at, refs, complements))
+    if len(checks) == 1:
+        return checks[0]
+    return lambda f, c: all(check(f, c) for check in checks)
+
+
+def _operator(
+    name: str, op: str, raw: Any, at: str, refs: set[Ref], complements: Mapping[str, tuple[str, ...]]
+) -> Predicate:
+    get = _getter(name)
+    if op == "exists":
+        if not isinstance(raw, bool):
+            raise SkillError(f"{at}: must be true or false")
+        return lambda f, c: (get(f) is not None) is raw
+    if op in ("eq", "ne"):
+        value = _value(raw, at, refs)
+        if isinstance(value, Ref):
+            if op == "eq":
+                return lambda f, c: (v := get(f)) is not None and v == value.resolve(c)
+            return lambda f, c: (v := get(f)) is not None and v != value.resolve(c)
+        if op == "eq":
+            return lambda f, c: get(f) == value
+        return lambda f, c: (v := get(f)) is not None and v != value
+    if op in ("in", "not_in"):
+        if not isinstance(raw, list) or not raw:
+            raise SkillError(f"{at}: must be a non-empty list")
+        choices = frozenset(raw)
+        if op == "in":
+            return lambda f, c: get(f) in choices
+        return lambda f, c: (v := get(f)) is not None and v not in choices
+    if op in ("gt", "gte", "lt", "lte"):
+        bound = _value(raw, at, refs)
+        if not isinstance(bound, Ref):
+            bound = _number(bound, at)
+        compare = {
+            "gt": lambda v, b: v > b,
+            "gte": lambda v, b: v >= b,
+            "lt": lambda v, b: v < b,
+            "lte": lambda v, b: v <= b,
+        }[op]
+
+        def numeric(f: Fields, c: Mapping[str, Mapping[str, Any]]) -> bool:
+            v = get(f)
+            b = bound.resolve(c) if isinstance(bound, Ref) else bound
+            return isinstance(v, (int, float)) and isinstance(b, (int, float)) and compare(v, b)
+
+        return numeric
+    if op in ("glob", "regex"):
+        if not isinstance(raw, str) or not raw:
+            raise SkillError(f"{at}: must be a non-empty string")
+        try:
+            pattern = re.compile(fnmatch.translate(raw) if op == "glob" else raw, re.IGNORECASE)
+        except re.error as exc:
+            raise SkillError(f"{at}: not a valid regular expression: {exc}") from None
+        search = pattern.match if op == "glob" else pattern.search
+        return lambda f, c: isinstance(v := get(f), str) and search(v) is not None
+    if op in ("contains", "contains_any"):
+        words = [raw] if op == "contains" else raw
+        if not isinstance(words, list) or not words or not all(isinstance(w, str) and w for w in words):
+            raise SkillError(f"{at}: must be {'a non-empty string' if op == 'contains' else 'a list of strings'}")
+        lowered = tuple(w.lower() for w in words)
+        return lambda f, c: (v := _text(get(f))) is not None and any(w in v for w in lowered)
+    # complement_of: the value mentions something that goes with the captured item
+    if not isinstance(raw, str) or not raw.startswith("$") or "." in raw or len(raw) < 2:
+        raise SkillError(f"{at}: must name a captured step alone, e.g. \"$item\"")
+    ref = Ref(raw[1:], "*")
+    refs.add(ref)
+    if not complements:
+        raise SkillError(f"{at}: the skill needs a complements table ([skill.complements])")
+
+    def complement(f: Fields, c: Mapping[str, Mapping[str, Any]]) -> bool:
+        text = _text(get(f))
+        item = c.get(ref.step)
+        if text is None or item is None:
+            return False
+        described = " ".join(str(item.get(k) or "") for k in ("productName", "category", "productId")).lower()
+        return any(
+            term in text
+            for key, terms in complements.items()
+            if key in described
+            for term in terms
+        )
+
+    return complement
+
+
+def _getter(name: str) -> Callable[[Fields], Any]:
+    return lambda f: f.get(name)
+
+
+def compile_where(
+    where: Any, at: str, refs: set[Ref], complements: Mapping[str, tuple[str, ...]]
+) -> tuple[Predicate, tuple[str, ...]]:
+    """A step's `where` table: every field's condition must hold. Namespace tables
+    (`page = { pageType = "blog" }`) are the same as quoted dotted keys (`"page.pageType"`).
+    Returns the predicate and the field names it reads."""
+    if where is None:
+        return (lambda f, c: True), ()
+    if not isinstance(where, dict):
+        raise SkillError(f"{at}: must be a table of field = condition")
+    flat: dict[str, Any] = {}
+    for key, spec in where.items():
+        if key in NAMESPACES and isinstance(spec, dict) and not set(spec) & set(OPERATORS):
+            for inner, inner_spec in spec.items():
+                flat[f"{key}.{inner}"] = inner_spec
+        else:
+            flat[key] = spec
+    checks = [compile_field(name, spec, f"{at}.{name}", refs, complements) for name, spec in flat.items()]
+    if len(checks) == 1:
+        return checks[0], tuple(flat)
+    return (lambda f, c: all(check(f, c) for check in checks)), tuple(flat)
