@@ -3,7 +3,8 @@
  *
  * Readable ES2017, no dependencies. The served file chatlens.min.js is this file with
  * comments and whitespace stripped (python -m chatlens.browser.build), and must stay within
- * 6 KB gzipped: names are short but whole words, and comments cost nothing.
+ * 6 KB gzipped: names are short but whole words, bindings are `let` (shorter than const),
+ * and comments cost nothing.
  *
  * Sections:
  *   1. helpers          never-throw wrapper, storage, UUIDv7
@@ -20,34 +21,34 @@
 (function (w, d, nav) {
   'use strict';
   try {
-    const api = w.chatlens && typeof w.chatlens == 'object' ? w.chatlens : {};
+    let api = w.chatlens && typeof w.chatlens == 'object' ? w.chatlens : {};
     if (api._state) return; // the script is on the page twice: the first one wins
 
     /* ---- 1. helpers ---------------------------------------------------------------- */
 
-    const noop = () => {};
-    const now = () => Date.now();
-    const warn = m => console.warn('chatlens: ' + m);
-    const log = (...a) => debug && console.log('chatlens:', ...a); // data-debug
-    const isObj = v => !!v && typeof v == 'object' && !Array.isArray(v);
-    const jsonType = v => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+    let noop = () => {};
+    let now = () => Date.now();
+    let warn = m => console.warn('chatlens: ' + m);
+    let log = (...a) => debug && console.log('chatlens:', ...a); // data-debug
+    let isObj = v => !!v && typeof v == 'object' && !Array.isArray(v);
+    let jsonType = v => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
     // deep copy, drops undefined; throws on cycles (callers are guarded)
-    const clone = v => (v === undefined ? v : JSON.parse(JSON.stringify(v)));
+    let clone = v => (v === undefined ? v : JSON.parse(JSON.stringify(v)));
     // a string field from anything the page hands us (numbers become strings)
-    const str = v => (v == null || v === '' ? undefined : String(v).slice(0, 4096));
+    let str = v => (v == null || v === '' ? undefined : String(v).slice(0, 4096));
     // wraps every entry point: nothing we do ever throws into page code
-    const guard = f => function () {
+    let guard = f => function () {
       try {
         return f.apply(this, arguments);
       } catch (e) {
         warn(e);
       }
     };
-    const on = (target, type, f) => target.addEventListener(type, guard(f));
+    let on = (target, type, f) => target.addEventListener(type, guard(f));
 
     // localStorage, with a per-tab memory fallback when it is missing, blocked or full
-    const mem = {};
-    const get = k => {
+    let mem = {};
+    let get = k => {
       if (k in mem) return mem[k];
       try {
         return localStorage.getItem(k);
@@ -55,7 +56,7 @@
         return null;
       }
     };
-    const set = (k, v) => {
+    let set = (k, v) => {
       try {
         v == null ? localStorage.removeItem(k) : localStorage.setItem(k, v);
         delete mem[k];
@@ -64,7 +65,7 @@
       }
       return v;
     };
-    const getJSON = k => {
+    let getJSON = k => {
       try {
         return JSON.parse(get(k));
       } catch (e) {
@@ -77,8 +78,8 @@
     // time inside the id, so t must be the event's own time.
     let lastT = 0,
       seq = 0;
-    const uuid = (t = now()) => {
-      const b = crypto.getRandomValues(new Uint8Array(16));
+    let uuid = (t = now()) => {
+      let b = crypto.getRandomValues(new Uint8Array(16));
       seq = t == lastT ? seq + 1 : 0;
       lastT = t;
       b[6] = 112 | ((seq >> 8) & 15);
@@ -95,12 +96,12 @@
     let me = d.currentScript;
     if (!me || !me.dataset.site) me = d.querySelector('script[src$="/sdk.js"][data-site]') || {dataset: {}};
     // data-foo-bar="..." -> the type of the default: number, boolean ("false" is false) or string
-    const opt = (name, def) => {
-      const v = me.dataset[name];
+    let opt = (name, def) => {
+      let v = me.dataset[name];
       if (v == null || v === '') return def;
       return typeof def == 'number' ? (isFinite(v) ? +v : def) : typeof def == 'boolean' ? v != 'false' : v;
     };
-    const key = opt('site', ''),
+    let key = opt('site', ''),
       endpoint = opt('endpoint', me.src ? new URL(me.src).origin : location.origin),
       url = endpoint.replace(/\/+$/, '') + '/v1/batch',
       flushMs = opt('flushInterval', 2000),
@@ -114,7 +115,7 @@
       debug = opt('debug', false);
 
     // localStorage keys
-    const K = 'chatlens.',
+    let K = 'chatlens.',
       QUEUE = K + 'q.' + key + '.', // per site; + the event's id
       VISITOR = K + 'visitor',
       SESSION = K + 'session',
@@ -122,10 +123,10 @@
 
     /* ---- 3. identity and consent --------------------------------------------------- */
 
-    const visitor = () => get(VISITOR) || set(VISITOR, uuid());
+    let visitor = () => get(VISITOR) || set(VISITOR, uuid());
     // the session id; a new one after 30 minutes without activity (an event is activity)
-    const session = () => {
-      const t = now();
+    let session = () => {
+      let t = now();
       let s = getJSON(SESSION);
       if (!isObj(s) || !s.id || !(t - s.at < 18e5)) s = {id: uuid(t)};
       s.at = t;
@@ -133,33 +134,33 @@
       return s.id;
     };
     // nothing is queued or sent: no site key, opted out, or Do-Not-Track / GPC honoured
-    const off = () =>
+    let off = () =>
       !key || !!get(OPTOUT) || (honorDnt && (nav.doNotTrack == '1' || w.doNotTrack == '1' || !!nav.globalPrivacyControl));
 
     /* ---- 4. event bus: {type, data, timestamp}, history since page load ------------ */
 
-    const past = [];
-    const subscribers = [];
-    const WIDGET = 'CHAT_LOADED CHAT_VISIBLE CONTACT_STARTED CONTACT_ENDED TRANSFER_TO_QUEUE CONNECT_TO_AGENT'.split(' ');
-    const deliver = (fn, m) => {
+    let past = [];
+    let subscribers = [];
+    let WIDGET = 'CHAT_LOADED CHAT_VISIBLE CONTACT_STARTED CONTACT_ENDED TRANSFER_TO_QUEUE CONNECT_TO_AGENT'.split(' ');
+    let deliver = (fn, m) => {
       try {
         fn(m);
       } catch (e) {
         warn(e);
       }
     };
-    const emit = (type, data, timestamp) => {
-      const m = {type, data, timestamp};
+    let emit = (type, data, timestamp = now()) => {
+      let m = {type, data, timestamp};
       past.push(m);
       subscribers.slice().forEach(fn => deliver(fn, m));
     };
-    const subscribe = fn => {
+    let subscribe = fn => {
       if (typeof fn != 'function') return noop;
       // by index: events emitted by the subscriber during the replay are replayed too
       for (let i = 0; i < past.length; i++) deliver(fn, past[i]);
       subscribers.push(fn);
       return () => {
-        const i = subscribers.indexOf(fn);
+        let i = subscribers.indexOf(fn);
         if (i >= 0) subscribers.splice(i, 1);
       };
     };
@@ -176,29 +177,28 @@
     // A tab sends only what is its own (see `mine`), one tab at a time (Web Locks): a tab's
     // view of localStorage can lag another's writes by a few ms, so "whoever holds the lock
     // sends everything" would resend what another tab has just delivered.
-    let pending = [],
-      dropped = 0;
-    const keys = () => {
-      const all = Object.keys(mem);
+    let pending = [];
+    let keys = () => {
+      let all = Object.keys(mem);
       try {
         for (let i = 0; i < localStorage.length; i++) all.push(localStorage.key(i));
       } catch (e) {}
       return [...new Set(all)].filter(k => k.startsWith(QUEUE) && get(k) != null).sort();
     };
-    const load = () => keys().map(k => getJSON(k)).filter(isObj);
-    const remove = x => set(QUEUE + x.e.id, null);
-    const page = uuid(); // this page: owner of the events it makes
+    let load = () => keys().map(k => getJSON(k)).filter(isObj);
+    let remove = x => set(QUEUE + x.e.id, null);
+    let page = uuid(); // this page: owner of the events it makes
     // this page's events, those of pages that are gone, and those of a page that died
     // without saying so (still queued long after they should have been sent)
-    const mine = x => !x.t || x.t == page || now() - Date.parse(x.e.timestamp) > 6e4 + flushMs;
-    const put = x => set(QUEUE + x.e.id, JSON.stringify(x));
+    let mine = x => !x.t || x.t == page || now() - Date.parse(x.e.timestamp) > 6e4 + flushMs;
+    let put = x => set(QUEUE + x.e.id, JSON.stringify(x));
     // Beyond max-queue or max-queue-bytes, drop the oldest. One report (the newest entry,
     // so never dropped itself, and not counted in max-queue) counts every drop not yet
     // delivered: an older undelivered report is folded into it.
-    const bound = () => {
-      const size = () => keys().reduce((total, k) => total + get(k).length, 0);
+    let bound = () => {
+      let size = () => keys().reduce((total, k) => total + get(k).length, 0);
       if (keys().length <= maxQueue && size() <= maxBytes) return;
-      const report = make('custom', {name: 'sdk_queue_dropped', properties: {count: 0}});
+      let report = make('custom', {name: 'sdk_queue_dropped', properties: {count: 0}});
       report.d = 1;
       load().forEach(x => {
         if (x.d) {
@@ -206,7 +206,7 @@
           remove(x);
         }
       });
-      const all = keys();
+      let all = keys();
       let total = size() + 300; // the report's room
       let n = 0;
       for (; all.length && (all.length > maxQueue || total > maxBytes); n++) {
@@ -215,43 +215,44 @@
       }
       report.e.properties.count += n;
       put(report);
-      dropped += n;
       if (n) warn(`queue full: dropped the ${n} oldest undelivered events`);
     };
-    const commit = () => {
+    let commit = () => {
       if (!pending.length) return;
       pending.forEach(put);
       pending = [];
       bound();
-      later(flushMs);
+      // soon while the minute's requests are few (offers come back quickly), up to
+      // flushInterval as they near the rate limit
+      later((flushMs * stamps.length) / perMinute);
     };
 
     /* ---- 6. delivery ---------------------------------------------------------------- */
 
-    const TEXT = {'Content-Type': 'text/plain'}; // a simple request: no CORS preflight
-    const encoder = new TextEncoder();
+    let TEXT = {'Content-Type': 'text/plain'}; // a simple request: no CORS preflight
+    let encoder = new TextEncoder();
     let timer = 0,
       due = 0,
       busy = Promise.resolve(), // this tab's requests, one after another
       fails = 0,
       pauseUntil = 0, // backoff or Retry-After
       stamps = [], // request times in the last minute (data-rate-limit)
-      instructions = {};
-    const beaconed = new Set(); // ids this tab already beaconed
+      checkIn; // the server's: report the dwell then (a dwell threshold is near)
+    let beaconed = new Set(); // ids this tab already beaconed
 
     // The first entries that go in one request: same session, at most max events, at
     // most 64 KB of body (sendBeacon's limit; also far below the server's).
-    const chunk = (q, max) => {
-      const out = [];
+    let chunk = (q, max) => {
+      let out = [];
       let size = 400; // the envelope around the events
-      for (const x of q) {
+      for (let x of q) {
         size += encoder.encode(JSON.stringify(x.e)).length + 1;
         if (out.length && (out.length >= max || size > 65536 || x.s != out[0].s)) break;
         out.push(x);
       }
       return out;
     };
-    const envelope = b =>
+    let envelope = b =>
       JSON.stringify({
         key,
         visitor_id: visitor(),
@@ -259,13 +260,13 @@
         sent_at: new Date().toISOString(),
         events: b.map(x => x.e),
       });
-    const rateWait = () => {
-      const t = now() - 6e4;
+    let rateWait = () => {
+      let t = now() - 6e4;
       stamps = stamps.filter(s => s > t);
       return stamps.length < perMinute ? 0 : stamps[0] - t;
     };
     // send in ms (or later: backoff, rate limit), unless a send is due sooner already
-    const later = ms => {
+    let later = ms => {
       ms = Math.max(ms, pauseUntil - now(), rateWait());
       if (timer && due <= now() + ms) return;
       clearTimeout(timer);
@@ -274,55 +275,57 @@
     };
     // one tab at a time sends (Web Locks); without them (old browsers, insecure pages) each
     // tab sends directly, and `mine` still keeps tabs from sending each other's events
-    const locked = fn => (nav.locks ? nav.locks.request(K + 'send.' + key, fn) : fn());
-    const send = () => {
+    let locked = fn => (nav.locks ? nav.locks.request(K + 'send.' + key, fn) : fn());
+    let send = () => {
       clearTimeout(timer);
       timer = 0;
       return (busy = busy
         .then(() => {
           if (off()) return;
-          const wait = Math.max(pauseUntil - now(), rateWait());
+          let wait = Math.max(pauseUntil - now(), rateWait());
           return wait > 0 ? later(wait) : locked(post);
         })
         .catch(warn));
     };
     // One request with the oldest events. They leave the persisted queue only once the
     // server has answered 200 (stored) or a 4xx other than 429 (never acceptable).
-    const post = async () => {
-      const todo = load().filter(mine);
-      const batch = chunk(todo, maxBatch);
+    let post = async () => {
+      let todo = load().filter(mine);
+      let batch = chunk(todo, maxBatch);
       if (!batch.length) return;
-      const body = envelope(batch);
-      const abort = new AbortController();
-      const t = setTimeout(() => abort.abort(), 3e4);
-      let r;
-      let answer = {};
+      let body = envelope(batch);
+      let abort = new AbortController();
+      let t = setTimeout(() => abort.abort(), 3e4);
+      let r,
+        answer = {};
       stamps.push(now());
-      log('send', body);
       try {
         r = await fetch(url, {method: 'POST', body, headers: TEXT, credentials: 'omit', signal: abort.signal});
         answer = (await r.json()) || {};
       } catch (e) {} // network error, timeout, or a body that is not JSON
       clearTimeout(t);
-      const status = r ? r.status : 0;
-      const done = status && status < 500 && status != 429;
-      log('answer', status, answer);
+      let status = r ? r.status : 0;
+      let done = status && status < 500 && status != 429;
+      log(body, status, answer);
       if (done) {
         fails = 0;
         batch.forEach(remove);
         if (status == 200) {
           (answer.rejected || []).forEach(x => (x.errors || []).forEach(warn));
-          // for later features; unknown keys are ignored
-          if (isObj(answer.instructions)) instructions = answer.instructions;
+          // proactive offers onto the bus; a check-in when a dwell threshold is near
+          let i = answer.instructions || {};
+          (i.offers || []).forEach(o => emit('PROACTIVE_OFFER', o));
+          clearTimeout(checkIn);
+          if (i.checkIn > 0) checkIn = setTimeout(guard(dwell), i.checkIn);
         } else {
           warn(`${status} ${answer.message || ''}: ${batch.length} events dropped`);
         }
       } else {
         // 429: wait Retry-After; network errors and 5xx: 1 s doubling to 60 s, plus jitter
-        const retryAfter = (r && +r.headers.get('Retry-After') * 1e3) || 0;
+        let retryAfter = (r && +r.headers.get('Retry-After') * 1e3) || 0;
         if (status == 429) pauseUntil = now() + (retryAfter || 1e3);
         else {
-          const backoff = Math.min(6e4, 500 * 2 ** ++fails);
+          let backoff = Math.min(6e4, 500 * 2 ** ++fails);
           pauseUntil = now() + Math.max(retryAfter, backoff * (1 + Math.random() / 5));
         }
       }
@@ -331,13 +334,13 @@
     // The page is hidden or going away: hand its events to the browser. Not acknowledged,
     // so they stay queued (sent again later, deduped by the server), but this page beacons
     // each event once. Going away, the page gives its events up for the next page to send.
-    const beacon = gone => {
+    let beacon = gone => {
       commit();
       if (off()) return;
       let q = load().filter(x => mine(x) && !beaconed.has(x.e.id));
       while (q.length) {
-        const b = chunk(q, 1000);
-        const body = envelope(b);
+        let b = chunk(q, 1000);
+        let body = envelope(b);
         q = q.slice(b.length);
         b.forEach(x => beaconed.add(x.e.id));
         stamps.push(now());
@@ -346,7 +349,7 @@
         }
       }
       if (gone) {
-        for (const x of load()) {
+        for (let x of load()) {
           if (x.t == page) {
             x.t = 0;
             put(x);
@@ -358,7 +361,7 @@
     /* ---- 7. events ------------------------------------------------------------------ */
 
     // a queue entry: the wire event with its id and timestamp from one clock reading
-    const make = (type, fields, t = now()) => ({
+    let make = (type, fields, t = now()) => ({
       s: session(),
       t: page,
       e: Object.assign({type, id: uuid(t), timestamp: new Date(t).toISOString()}, fields),
@@ -367,14 +370,14 @@
     // Consecutive page views of one URL count once, automatic or tracked by the page
     // (reference 000's samples track page views that the SDK also sees by itself).
     let lastView;
-    const record = (type, fields) => {
+    let record = (type, fields) => {
       if (type == 'page_view') {
         if (fields.url == lastView) return true;
         lastView = fields.url;
       }
-      const t = now();
-      const x = make(type, clone(fields), t);
-      const queued = !off();
+      let t = now();
+      let x = make(type, clone(fields), t);
+      let queued = !off();
       if (queued && pending.push(x) == 1) Promise.resolve().then(guard(commit));
       emit(type, clone(fields) || {}, t);
       return queued;
@@ -383,7 +386,7 @@
     // The server's rules (docs/events.md) for the types track() takes. Each field is
     // "<kind><name>": s string, u absolute URL, n number, o object, a 'add' | 'remove';
     // an upper-case kind means required.
-    const RULES = {
+    let RULES = {
       page_view: 'Uurl spageType sproductId',
       dwell: 'Uurl spageType NdurationSeconds',
       product_status: 'SproductId Sstatus',
@@ -392,25 +395,25 @@
       search_event: 'Squery upageContext scategoryContext',
       custom: 'Sname oproperties',
     };
-    const KINDS = {s: 'a string', a: 'a string', u: 'an absolute URL', n: 'a number', o: 'an object'};
+    let KINDS = {s: 'a string', a: 'a string', u: 'an absolute URL', n: 'a number', o: 'an object'};
     // every problem of events[i], worded as the server words them
-    const check = (ev, i) => {
-      const path = `events[${i}]`;
+    let check = (ev, i) => {
+      let path = `events[${i}]`;
       if (!isObj(ev)) return [`${path}: must be an object, got ${jsonType(ev)}`];
-      const type = ev.type;
-      const rule = RULES[type];
+      let type = ev.type;
+      let rule = RULES[type];
       if (typeof rule != 'string') {
-        const why =
+        let why =
           type == null ? 'required, must be a string' : typeof type != 'string' ? 'must be a string, got ' + jsonType(type) : `unknown event type '${type}'`;
         return [`${path}.type: ${why} (expected one of ${Object.keys(RULES).join(', ')})`];
       }
-      const errors = [];
-      for (const field of rule.split(' ')) {
-        const kind = field[0].toLowerCase();
-        const name = field.slice(1);
-        const required = kind != field[0];
-        const v = ev[name];
-        const got = jsonType(v);
+      let errors = [];
+      for (let field of rule.split(' ')) {
+        let kind = field[0].toLowerCase();
+        let name = field.slice(1);
+        let required = kind != field[0];
+        let v = ev[name];
+        let got = jsonType(v);
         let e;
         if (v == null) e = required && 'required, must be ' + KINDS[kind];
         else if (got != (kind == 'n' ? 'number' : kind == 'o' ? 'object' : 'string')) e = `must be ${KINDS[kind]}, got ${got}`;
@@ -424,7 +427,7 @@
       }
       return errors;
     };
-    const track = events => {
+    let track = events => {
       if (!Array.isArray(events)) {
         warn('track: events must be an array');
         return false;
@@ -434,10 +437,10 @@
         // A hostile event (throwing getter, Proxy, cycle, BigInt) is skipped like an
         // invalid one; its siblings still go.
         try {
-          const errors = check(ev, i);
+          let errors = check(ev, i);
           if (errors.length) return errors.forEach(warn);
           // id and timestamp are ours, made now
-          const fields = Object.assign({}, ev);
+          let fields = Object.assign({}, ev);
           delete fields.type;
           delete fields.id;
           delete fields.timestamp;
@@ -448,7 +451,7 @@
       });
       return queued;
     };
-    const identify = (customerId, traits) => {
+    let identify = (customerId, traits) => {
       customerId = str(customerId);
       if (!customerId) {
         warn('identify: customerId: required, must be a string');
@@ -459,31 +462,31 @@
 
     /* ---- 8. chat lifecycle (reference 002 metadata, reference 001 widget events) ---- */
 
-    const META = ('proactive prefilled autoSubmitted coBrowseInitiated filesUploaded numAgents userMessages ' +
+    let META = ('proactive prefilled autoSubmitted coBrowseInitiated filesUploaded numAgents userMessages ' +
       'agentMessages systemMessages errors form opened started cancelled rejected completed closed agentReached ' +
       'supervisorReached elapsed waitingForAgent').split(' ');
     let meta = null, // the current interaction's metadata block
       contact; // contactId given to chat.started()
-    const fresh = () => {
+    let fresh = () => {
       contact = undefined;
       meta = {id: uuid()};
       META.forEach(k => (meta[k] = false));
       return meta;
     };
-    const current = () => meta || fresh();
-    const stage = name => record('chat.' + name, {metadata: current()}); // a snapshot (record clones)
-    const widget = type => record(type, {contactId: contact || current().id});
+    let current = () => meta || fresh();
+    let stage = name => record('chat.' + name, {metadata: current()}); // a snapshot (record clones)
+    let widget = type => record(type, {contactId: contact || current().id});
     // cancelled / completed: the time, and the chat's length if it started
-    const end = name => {
-      const m = current();
-      const t = (m[name] = now());
+    let end = name => {
+      let m = current();
+      let t = (m[name] = now());
       if (m.started) m.elapsed = t - m.started;
       stage(name);
     };
-    const addError = code => {
+    let addError = code => {
       if (code != null) current().errors = (meta.errors || []).concat(code);
     };
-    const chat = {
+    let chat = {
       loaded: name => {
         fresh();
         record('CHAT_LOADED', {chatInstanceName: str(name)});
@@ -507,8 +510,8 @@
       },
       queued: () => widget('TRANSFER_TO_QUEUE'),
       agentJoined: () => {
-        const m = current();
-        const t = now();
+        let m = current();
+        let t = now();
         m.numAgents++; // false + 1 is 1
         if (!m.agentReached) {
           m.agentReached = t;
@@ -542,43 +545,43 @@
         current().filesUploaded++;
       },
       supervisorReached: () => {
-        const m = current();
+        let m = current();
         m.supervisorReached = m.supervisorReached || now();
       },
       error: addError,
       flags: flags => {
-        const m = current();
+        let m = current();
         if (isObj(flags)) META.slice(0, 4).forEach(k => flags[k] != null && (m[k] = !!flags[k]));
       },
     };
 
     /* ---- 9. automatic page views and dwell ------------------------------------------ */
 
-    const STEPS = [15, 30, 60, 120, 300]; // dwell reported while the visitor stays
+    let STEPS = [15, 30, 60, 120, 300]; // dwell reported while the visitor stays
     let here, // the current URL
       pageType,
       dwellAcc = 0, // visible+focused ms on this URL before `since`
       since = 0, // when the page last became visible+focused (0: it is not)
       reported = 0, // the last dwell sent for this URL, in seconds
       dwellTimer;
-    const dwellMs = () => dwellAcc + (since && now() - since);
+    let dwellMs = () => dwellAcc + (since && now() - since);
 
     // JSON-LD: the first {"@type": "Product"} with a sku (else productID), at any depth
-    const fromLd = j => {
+    let fromLd = j => {
       if (j && typeof j == 'object') {
         if ([].concat(j['@type']).includes('Product') && (j.sku || j.productID)) return j.sku || j.productID;
-        for (const k in j) {
-          const id = fromLd(j[k]);
+        for (let k in j) {
+          let id = fromLd(j[k]);
           if (id) return id;
         }
       }
     };
-    const productId = () => {
+    let productId = () => {
       let el = d.querySelector('[data-product-id]');
       if (el && el.dataset.productId) return str(el.dataset.productId);
-      for (const s of d.querySelectorAll('script[type="application/ld+json"]')) {
+      for (let s of d.querySelectorAll('script[type="application/ld+json"]')) {
         try {
-          const id = fromLd(JSON.parse(s.textContent));
+          let id = fromLd(JSON.parse(s.textContent));
           if (id) return str(id);
         } catch (e) {} // not our JSON to fix
       }
@@ -587,42 +590,42 @@
     };
 
     // Start or stop the dwell clock (visible and focused), and arm the next threshold.
-    const tick = () => {
-      const active = d.visibilityState == 'visible' && d.hasFocus();
-      const t = now();
+    let tick = () => {
+      let active = d.visibilityState == 'visible' && d.hasFocus();
+      let t = now();
       if (since && !active) {
         dwellAcc += t - since;
         since = 0;
       }
       if (!since && active) since = t;
       clearTimeout(dwellTimer);
-      const next = dwellOn && active && STEPS.find(s => s * 1e3 > dwellMs());
+      let next = dwellOn && active && STEPS.find(s => s * 1e3 > dwellMs());
       if (next) dwellTimer = setTimeout(guard(() => (dwell(), tick())), next * 1e3 - dwellMs());
     };
     // a dwell event for the current URL, when it has grown since the last one
-    const dwell = () => {
-      const seconds = Math.round(dwellMs() / 100) / 10;
+    let dwell = () => {
+      let seconds = Math.round(dwellMs() / 100) / 10;
       if (dwellOn && here && seconds > reported) {
         reported = seconds;
         record('dwell', {url: here, pageType, durationSeconds: seconds});
       }
     };
     // the URL may have changed: close the old URL's dwell, then a page view for the new one
-    const onUrl = () => {
-      const u = location.href.slice(0, 4096);
+    let onUrl = () => {
+      let u = location.href.slice(0, 4096);
       if (u == here) return; // consecutive same-URL changes count once
       dwell();
       here = u;
       dwellAcc = reported = since = 0;
-      const id = productId();
+      let id = productId();
       pageType = id ? 'product' : str(d.body && d.body.dataset.pageType);
       if (autoViews) record('page_view', {url: u, pageType, productId: id});
       tick();
     };
     // after the router's own work in this task, so the new page's product is found
-    const soon = () => setTimeout(guard(onUrl));
+    let soon = () => setTimeout(guard(onUrl));
     // hidden or going away: the dwell so far, then the queue by beacon
-    const leave = e => {
+    let leave = e => {
       tick();
       dwell();
       beacon(e.type == 'pagehide');
@@ -630,11 +633,11 @@
 
     /* ---- 10. public API -------------------------------------------------------------- */
 
-    const wrap = o => {
-      for (const k in o) o[k] = guard(o[k]);
+    let wrap = o => {
+      for (let k in o) o[k] = guard(o[k]);
       return o;
     };
-    const calls = Array.isArray(api.q) ? api.q : []; // the stub's calls, replayed below
+    let calls = Array.isArray(api.q) ? api.q : []; // the stub's calls, replayed below
     delete api.q;
     Object.assign(
       api,
@@ -642,6 +645,8 @@
         track,
         identify,
         subscribe,
+        // what became of a PROACTIVE_OFFER: 'shown', 'accepted', 'dismissed' or 'opted_out'
+        offer: (offerId, status) => record('offer', {offerId, status}),
         ready: () => Promise.resolve(api),
         optOut: () => {
           set(OPTOUT, '1');
@@ -653,11 +658,8 @@
         },
         _state: () => ({
           queue: keys().length + pending.length,
-          dropped,
           visitor_id: visitor(),
           session_id: (getJSON(SESSION) || {}).id,
-          metadata: clone(meta),
-          instructions,
         }),
       }),
       {
@@ -667,9 +669,9 @@
       }
     );
     // pages written against reference 000 (Filum) and 001 (saEvents) work unchanged
-    const filum = (w.filumChat = w.filumChat || {});
+    let filum = (w.filumChat = w.filumChat || {});
     filum.track = filum.track || api.track;
-    const sa = (w.saEvents = w.saEvents || {});
+    let sa = (w.saEvents = w.saEvents || {});
     // reference 001's events alone; a function of its own, so that it can be unsubscribed
     sa.subscribe = sa.subscribe || guard(fn => typeof fn == 'function' && subscribe(m => WIDGET.includes(m.type) && fn(m)));
     w.chatlens = api;
@@ -677,10 +679,10 @@
     if (!key) warn('data-site is missing: nothing will be sent');
     if (keys().length) later(0); // what earlier pages left undelivered
 
-    for (const h of ['pushState', 'replaceState']) {
-      const original = history[h];
+    for (let h of ['pushState', 'replaceState']) {
+      let original = history[h];
       history[h] = function () {
-        const r = original.apply(this, arguments);
+        let r = original.apply(this, arguments);
         soon();
         return r;
       };
@@ -700,7 +702,7 @@
     onUrl(); // the landing page view
 
     // the stub's calls, in order, ready() resolvers included
-    for (const [method, args] of calls) {
+    for (let [method, args] of calls) {
       try {
         if (method == 'ready') args[0](api);
         else if (typeof api[method] == 'function') api[method](...args);

@@ -130,6 +130,8 @@ class Verdict:
     decisions: list[Decision] = field(default_factory=list)
     offers: list[dict[str, Any]] = field(default_factory=list)
     check_in_ms: int | None = None
+    # (kind, payload) for the webhook, sent once the batch is stored (engine.notify)
+    notices: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def instructions(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -170,7 +172,9 @@ class IntentEngine:
         self.policy = skills.policy
         self.sessions: SessionStates = sessions if sessions is not None else LruStates(200_000)
         self.visitors: VisitorStates = visitors if visitors is not None else LruStates(1_000_000)
-        self.notify = notify  # ("offer.created" | "conversation.started", payload): the webhook
+        # ("offer.created" | "conversation.started", payload): the webhook; called by the
+        # pipeline once the batch is stored, so the visitor's context includes it
+        self.notify = notify
         self._availability: dict[str, _Availability] = {}
 
     # -- state ---------------------------------------------------------------------
@@ -232,15 +236,15 @@ class IntentEngine:
         session.last_us = now_us
         candidates: list[_Candidate] = []
         by_type = self.skills.by_type
+        verdict = Verdict()
         for type_name, event_id, ts_us, columns, props_json in events:
             signal = Signal(type_name, event_id, ts_us, columns, props_json, session, visitor)
-            self._update_context(signal, session, visitor, site_id, session_id)
+            self._update_context(signal, session, visitor, site_id, session_id, verdict)
             for skill in by_type.get(type_name, ()):
                 if not session.qualified >> skill.index & 1:
                     found = self._advance(skill, signal, session)
                     if found is not None:
                         candidates.append(found)
-        verdict = Verdict()
         if session.pending is not None and now_us - session.pending_us > self.policy.offer_ttl_us:
             session.pending = None  # ignored: it no longer holds other offers back
         candidates.sort(key=lambda c: c.skill.priority)
@@ -250,7 +254,13 @@ class IntentEngine:
         return verdict
 
     def _update_context(
-        self, signal: Signal, session: SessionState, visitor: VisitorState, site_id: str, session_id: str
+        self,
+        signal: Signal,
+        session: SessionState,
+        visitor: VisitorState,
+        site_id: str,
+        session_id: str,
+        verdict: Verdict,
     ) -> None:
         t = signal.type
         if t == "page_view":
@@ -285,11 +295,11 @@ class IntentEngine:
         elif t in _OPENS_CHAT:
             session.chat_open = True
             if t in _STARTS_CONVERSATION and self.notify is not None:
-                self.notify(
+                verdict.notices.append((
                     "conversation.started",
                     {"siteId": site_id, "visitorId": session.visitor_id, "sessionId": session_id,
                      "conversationId": signal.columns.get("interaction_id")},
-                )
+                ))
         elif t in _ENDS_CHAT:
             session.chat_open = False
 
@@ -416,11 +426,11 @@ class IntentEngine:
         }
         verdict.offers.append(offer)
         if self.notify is not None:
-            self.notify(
+            verdict.notices.append((
                 "offer.created",
                 {"siteId": site_id, "visitorId": visitor_id, "sessionId": session_id, "offer": offer,
                  "evidence": list(decision.evidence)},
-            )
+            ))
 
     def _check_in(self, site_id: str, session: SessionState, visitor: VisitorState, now_us: int) -> int | None:
         """When a dwell step could match on the current page, how long until the page

@@ -517,6 +517,9 @@ class Ingestor:
         batch.accepted = len(batch.events)
         if batch.new_conversations:
             self.conversations.add(site_id, batch.new_conversations)
+        if batch.verdict is not None and batch.verdict.notices and self.engine is not None and self.engine.notify:
+            for kind, data in batch.verdict.notices:
+                self.engine.notify(kind, data)
         self.metrics.inc("chatlens_events_accepted_total", len(batch.events))
 
     async def _await_commits(
