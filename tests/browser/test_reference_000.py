@@ -151,8 +151,12 @@ RUN_VERBATIM = "code => (0, eval)(code)"  # a global script; its completion valu
 
 
 def sample_events(events: list[dict[str, Any]], page_url: str) -> list[dict[str, Any]]:
-    """The stored events that the sample made (not the SDK's own page_view/dwell of the page)."""
-    return [e for e in events if not (e["type"] in ("page_view", "dwell") and e["data"].get("url") == page_url)]
+    """The stored events that the sample made (not the SDK's own page_view/dwell of the
+    page, nor the intent engine's decisions about them)."""
+    return [
+        e for e in events
+        if e["type"] != "decision" and not (e["type"] in ("page_view", "dwell") and e["data"].get("url") == page_url)
+    ]
 
 
 def check_ids_and_timestamps(browse: Any, stored: list[dict[str, Any]], started_ms: int, *, wire_required: bool = True) -> None:

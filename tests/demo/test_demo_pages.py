@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from client.async_helpers import run_async
 from conftest import Server, start_server  # tests/conftest.py
 from starlette.requests import Request
 
@@ -103,7 +103,7 @@ def test_without_a_site_the_demo_says_how_to_make_one() -> None:
     # A running server always has a site (the first start makes one): call the page alone.
     shop = DemoShop(SiteRegistry())
     request = Request({"type": "http", "method": "GET", "path": "/demo", "headers": [], "query_string": b""})
-    response = asyncio.run(shop.home(request))
+    response = run_async(shop.home(request))
     assert response.status_code == 503
     page = bytes(response.body).decode()
     assert "chatlens site create" in page

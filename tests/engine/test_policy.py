@@ -237,11 +237,20 @@ def test_opt_out_is_forever_and_across_sessions() -> None:
     assert outcome(observe(eng, "w", "s4", pricing(T0 + 30 * DAY))) == [("pricing", "offered", None)]
 
 
-def test_check_in_is_withheld_once_the_session_is_capped() -> None:
+def test_check_in_is_withheld_once_the_session_is_capped_and_the_offer_answered() -> None:
     eng = engine()
     assert observe(eng, "v", "s", page(T0, "blog")).check_in_ms == 60_200
-    observe(eng, "v", "s", pricing(T0 + S))
-    assert observe(eng, "v", "s", page(T0 + 2 * S, "blog")).check_in_ms is None
+    first = observe(eng, "v", "s", pricing(T0 + S))
+    observe(eng, "v", "s", offer(T0 + 2 * S, offered_id(first), "accepted"))
+    assert observe(eng, "v", "s", page(T0 + 3 * S, "blog")).check_in_ms is None
+
+
+def test_check_in_is_withheld_once_the_session_is_capped_while_its_offer_is_pending() -> None:
+    """The session's one offer is out: nothing that the check-in could make qualify can be
+    offered in this session any more, whether or not the offer is still pending."""
+    eng = engine()
+    observe(eng, "v", "s", pricing(T0))
+    assert observe(eng, "v", "s", page(T0 + S, "blog")).check_in_ms is None
 
 
 def test_agents_unavailable_and_wait_too_long() -> None:
@@ -286,6 +295,98 @@ def test_reasons_are_checked_in_order() -> None:
                       ("dwell", eid(), T0 + 70 * S, {"url": "https://shop.example/blog", "page_type": "blog",
                                                      "duration_seconds": 64}, None))
     assert outcome(verdict) == [("reading", "blocked", "opt_out")]
+
+
+def test_notices_for_the_webhook_are_returned_not_sent() -> None:
+    sent: list[tuple[str, dict[str, Any]]] = []
+    eng = IntentEngine(skill_set(), notify=lambda kind, data: sent.append((kind, data)))
+    verdict = observe(eng, "v", "s", pricing(T0))
+    [d] = verdict.decisions
+    assert sent == []  # the pipeline calls notify once the batch is stored
+    assert verdict.notices == [("offer.created", {"siteId": SITE, "visitorId": "v", "sessionId": "s",
+                                                  "offer": verdict.offers[0], "evidence": list(d.evidence)})]
+    verdict = observe(eng, "v", "s", chat(T0 + S, "chat.started", "conv-9"))
+    assert verdict.notices == [("conversation.started", {"siteId": SITE, "visitorId": "v", "sessionId": "s",
+                                                         "conversationId": "conv-9"})]
+    # without a webhook there is nothing to notify
+    quiet = engine()
+    assert observe(quiet, "v", "s", pricing(T0)).notices == []
+
+
+# ---- restore after a restart ----------------------------------------------------------
+
+
+def decision_row(ts: int, visitor: str, session: str, status: str, name: str) -> dict[str, Any]:
+    return {"type": "decision", "ts_us": ts, "visitor_id": visitor, "session_id": session, "status": status,
+            "name": name}
+
+
+def offer_row(ts: int, visitor: str, session: str, status: str) -> dict[str, Any]:
+    return {"type": "offer", "ts_us": ts, "visitor_id": visitor, "session_id": session, "status": status,
+            "name": None}
+
+
+def test_restore_brings_back_session_counts_qualified_skills_and_cooldown() -> None:
+    eng = engine()  # cap 1, cooldown 24h
+    eng.restore(SITE, [decision_row(T0 - 5 * MIN, "v", "s1", "offered", "pricing")], T0)
+    # the same session: pricing does not qualify again, anything else meets the cap
+    assert observe(eng, "v", "s1", pricing(T0)).decisions == []
+    assert outcome(observe(eng, "v", "s1", search(T0 + S))) == [("searching", "blocked", "session_cap")]
+    # another session of the visitor: cooling down
+    assert outcome(observe(eng, "v", "s2", pricing(T0 + S))) == [("pricing", "blocked", "cooldown")]
+    # another visitor: untouched
+    assert outcome(observe(eng, "w", "s3", pricing(T0 + S))) == [("pricing", "offered", None)]
+
+
+def test_restore_counts_holdouts_and_ignores_blocked_decisions() -> None:
+    eng = engine(visitor_cooldown="1h")
+    eng.restore(SITE, [decision_row(T0 - MIN, "held", "s1", "held_out", "pricing"),
+                       decision_row(T0 - MIN, "blocked", "s2", "blocked", "pricing")], T0)
+    assert outcome(observe(eng, "held", "s1", search(T0))) == [("searching", "blocked", "session_cap")]
+    assert outcome(observe(eng, "held", "s9", search(T0))) == [("searching", "blocked", "cooldown")]
+    assert outcome(observe(eng, "blocked", "s2", pricing(T0))) == [("pricing", "offered", None)]
+
+
+def test_restore_of_old_decisions_keeps_only_the_cooldown() -> None:
+    eng = engine(visitor_cooldown="2h")
+    eng.restore(SITE, [decision_row(T0 - 40 * MIN, "v", "s1", "offered", "pricing"),
+                       decision_row(T0 - 3 * HOUR, "w", "s2", "offered", "pricing")], T0)
+    # older than a session: the session's own count is not restored, the visitor's cooldown is
+    assert outcome(observe(eng, "v", "s1", pricing(T0))) == [("pricing", "blocked", "cooldown")]
+    # older than the cooldown: offered again
+    assert outcome(observe(eng, "w", "s3", pricing(T0))) == [("pricing", "offered", None)]
+
+
+def test_restore_opt_out_applies_to_every_session() -> None:
+    eng = engine()
+    eng.restore(SITE, [decision_row(T0 - 20 * DAY, "v", "s1", "offered", "pricing"),
+                       offer_row(T0 - 20 * DAY + S, "v", "s1", "opted_out")], T0)
+    assert outcome(observe(eng, "v", "s7", pricing(T0))) == [("pricing", "blocked", "opt_out")]
+
+
+def test_restore_dismissal_keeps_the_session_quiet() -> None:
+    eng = engine(visitor_cooldown="0s", max_offers_per_session=3, quiet_after_dismissal="30m")
+    eng.restore(SITE, [decision_row(T0 - 2 * MIN, "v", "s1", "offered", "pricing"),
+                       offer_row(T0 - MIN, "v", "s1", "dismissed")], T0)
+    assert outcome(observe(eng, "v", "s1", search(T0))) == [("searching", "blocked", "quiet_after_dismissal")]
+    assert outcome(observe(eng, "v", "s2", search(T0))) == [("searching", "offered", None)]
+
+
+def test_restored_session_is_as_alive_as_its_latest_row() -> None:
+    """Offered 29 minutes before the restart, dismissed a minute before it: the session was
+    active a minute ago, so a batch two minutes after the restart is the same session (its
+    cap and quiet time hold), not a new one."""
+    eng = engine(visitor_cooldown="0s", quiet_after_dismissal="30m")
+    eng.restore(SITE, [decision_row(T0 - 29 * MIN, "v", "s1", "offered", "pricing"),
+                       offer_row(T0 - MIN, "v", "s1", "dismissed")], T0)
+    verdict = observe(eng, "v", "s1", search(T0 + 2 * MIN))
+    assert outcome(verdict) == [("searching", "blocked", "session_cap")]
+
+
+def test_restore_of_an_unknown_skill_still_counts_for_the_caps() -> None:
+    eng = engine()
+    eng.restore(SITE, [decision_row(T0 - MIN, "v", "s1", "offered", "renamed_since")], T0)
+    assert outcome(observe(eng, "v", "s1", pricing(T0))) == [("pricing", "blocked", "session_cap")]
 
 
 # ---- holdout --------------------------------------------------------------------------
@@ -462,15 +563,41 @@ def test_offers_respect_holdout_cooldown_opt_out_and_session_cap(
     holdout = {s.name: s.holdout for s in skills.skills}
     cooldown = cooldown_minutes * MIN
     eng = IntentEngine(skills)
-    now = T0
-    last_taken: dict[str, int] = {}  # visitor -> last offer or holdout
-    per_session: dict[str, int] = {}
+    last_taken: dict[str, int] = {}  # visitor -> the time of their last offer or holdout
+    per_session: dict[str, int] = {}  # offers and holdouts
     opted_out: set[str] = set()
     last_offer: dict[str, str] = {}  # session -> its last offer id
+
+    def send(visitor: str, session: str, events: list[Event], now: int) -> None:
+        if any(e[0] == "offer" and e[3]["status"] == "opted_out" for e in events):
+            opted_out.add(visitor)
+        verdict = eng.observe(SITE, visitor, session, events, now)
+        offered = [d for d in verdict.decisions if d.decision == "offered"]
+        assert [o["id"] for o in verdict.offers] == [d.offer_id for d in offered]
+        for d in verdict.decisions:
+            if d.decision == "blocked":
+                assert d.reason in {"opt_out", "chat_open", "offer_pending", "session_cap", "quiet_after_dismissal",
+                                    "cooldown"}, d
+                continue
+            assert visitor not in opted_out, d
+            assert (d.decision == "held_out") == held_out(seed, SITE, d.skill, visitor, holdout[d.skill]), d
+            previous = last_taken.get(visitor)
+            assert previous is None or now - previous >= cooldown, (d, now - previous)
+            last_taken[visitor] = now
+            per_session[session] = per_session.get(session, 0) + 1
+            assert per_session[session] <= cap, d
+            if d.decision == "offered":
+                last_offer[session] = d.offer_id
+
+    now = T0
     batch: list[Event] = []
+    batch_key: tuple[str, str] | None = None
     for i, (v, s, kind, product, gap, hold) in enumerate(actions):
-        now += gap * S
         visitor, session = f"v{v}", f"v{v}-s{s}"
+        if batch and batch_key != (visitor, session):
+            send(*batch_key, batch, now)  # type: ignore[misc]
+            batch = []
+        now += gap * S
         if kind == "view":
             event: Event = ("page_view", f"e{i}", now, {"url": f"https://shop.example/p/{product}",
                                                         "page_type": "product", "product_id": product}, None)
@@ -480,32 +607,13 @@ def test_offers_respect_holdout_cooldown_opt_out_and_session_cap(
         elif kind in ("dismiss", "accept", "opt_out"):
             status = {"dismiss": "dismissed", "accept": "accepted", "opt_out": "opted_out"}[kind]
             event = ("offer", f"e{i}", now, {"offer_id": last_offer.get(session, "unknown"), "status": status}, None)
-            if kind == "opt_out":
-                opted_out.add(visitor)
         else:
-            event = (f"chat.{'opened' if kind == 'chat_open' else 'closed'}", f"e{i}", now,
-                     {"interaction_id": "i"}, None)
-        # a batch belongs to one session: events of another session are sent first
-        if batch and batch[0][0] != session:
+            event = (f"chat.{'opened' if kind == 'chat_open' else 'closed'}", f"e{i}", now, {"interaction_id": "i"},
+                     json.dumps({"metadata": {"id": "i"}}))
+        batch.append(event)
+        batch_key = (visitor, session)
+        if not hold:
+            send(visitor, session, batch, now)
             batch = []
-        if hold and i < len(actions) - 1:
-            batch.append((session, event))  # type: ignore[arg-type]
-            continue
-        events = [e for _, e in batch] + [event]  # type: ignore[misc]
-        batch = []
-        verdict = eng.observe(SITE, visitor, session, events, now)
-        offered = [d for d in verdict.decisions if d.decision == "offered"]
-        assert [o["id"] for o in verdict.offers] == [d.offer_id for d in offered]
-        for d in verdict.decisions:
-            hashed_out = held_out(seed, SITE, d.skill, visitor, holdout[d.skill])
-            if d.decision == "blocked":
-                continue
-            assert visitor not in opted_out
-            assert (d.decision == "held_out") == hashed_out, d
-            previous = last_taken.get(visitor)
-            assert previous is None or now - previous >= cooldown, (d, now - previous)
-            last_taken[visitor] = now
-            per_session[session] = per_session.get(session, 0) + 1
-            assert per_session[session] <= cap
-            if d.decision == "offered":
-                last_offer[session] = d.offer_id
+    if batch:
+        send(*batch_key, batch, now)  # type: ignore[misc]

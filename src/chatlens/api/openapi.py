@@ -54,7 +54,7 @@ def build_openapi() -> dict[str, Any]:
                 },
             },
             "dropped": {"type": "object", "additionalProperties": {"type": "integer"}},
-            "instructions": {"type": "object", "description": "Instructions for the SDK"},
+            "instructions": {"type": "object", "description": "For the SDK: offers (proactive offers: id, skill, message, data, expiresAt) and checkIn (ms until the page should report its dwell); docs/engagement.md"},
         },
     }
     return {
@@ -160,6 +160,49 @@ def build_openapi() -> dict[str, Any]:
                         "200": {"description": "As /v1/batch", "content": {"application/json": {"schema": batch_result}}},
                         "400": _error("Malformed JSON or no logs"),
                         "401": _error("Missing or unknown secret key"),
+                    },
+                }
+            },
+            "/v1/sessions/{session_id}/decisions": {
+                "get": {
+                    "summary": "The intent engine's decisions in a session, with reasons, evidence and stages (docs/engagement.md)",
+                    "security": [{"secretKey": []}],
+                    "parameters": [{"name": "session_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "sessionId and decisions"}, "401": _error("Missing or unknown secret key")},
+                }
+            },
+            "/v1/intents": {
+                "get": {
+                    "summary": "Per skill: qualified, blocked by reason, offered, held out, shown, accepted, dismissed, ignored, converted, lift with 95% intervals",
+                    "security": [{"secretKey": []}],
+                    "parameters": [
+                        {"name": n, "in": "query", "schema": {"type": "string"}, "description": d}
+                        for n, d in (("from", "ISO 8601 or epoch ms; default 30 days ago"), ("to", "Exclusive; default now"))
+                    ],
+                    "responses": {"200": {"description": "from, to and skills"}, "400": _error("Bad parameter"), "401": _error("Missing or unknown secret key")},
+                }
+            },
+            "/v1/agents/availability": {
+                "put": {
+                    "summary": "What the agents' side says now: {available, predictedWaitSeconds}; offers wait while unavailable or the wait is too long",
+                    "security": [{"secretKey": []}],
+                    "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {"200": {"description": "As stored"}, "400": _error("Bad body, naming the field"), "401": _error("Missing or unknown secret key")},
+                }
+            },
+            "/v1/visitors/{visitor_id}/context": {
+                "get": {
+                    "summary": "What an agent should know about a visitor: pages, products, cart, searches, filters, stock issues, intents, summary",
+                    "security": [{"secretKey": []}],
+                    "parameters": [
+                        {"name": "visitor_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                        {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 90, "default": 7}},
+                    ],
+                    "responses": {
+                        "200": {"description": "The context"},
+                        "400": _error("Bad parameter"),
+                        "401": _error("Missing or unknown secret key"),
+                        "404": _error("No events of this visitor in the window"),
                     },
                 }
             },

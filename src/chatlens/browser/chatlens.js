@@ -104,7 +104,7 @@
     let key = opt('site', ''),
       endpoint = opt('endpoint', me.src ? new URL(me.src).origin : location.origin),
       url = endpoint.replace(/\/+$/, '') + '/v1/batch',
-      flushMs = opt('flushInterval', 2000),
+      flushMs = opt('flushInterval', 1000), // an offer's answer comes back within ~1 s
       maxBatch = opt('maxBatch', 50),
       perMinute = opt('rateLimit', 30),
       maxQueue = opt('maxQueue', 1000),
@@ -222,9 +222,7 @@
       pending.forEach(put);
       pending = [];
       bound();
-      // soon while the minute's requests are few (offers come back quickly), up to
-      // flushInterval as they near the rate limit
-      later((flushMs * stamps.length) / perMinute);
+      later(flushMs);
     };
 
     /* ---- 6. delivery ---------------------------------------------------------------- */

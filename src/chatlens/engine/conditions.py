@@ -111,8 +111,8 @@ def _operator(
             return lambda f, c: get(f) == value
         return lambda f, c: (v := get(f)) is not None and v != value
     if op in ("in", "not_in"):
-        if not isinstance(raw, list) or not raw:
-            raise SkillError(f"{at}: must be a non-empty list")
+        if not isinstance(raw, list) or not raw or not all(isinstance(v, (str, int, float)) for v in raw):
+            raise SkillError(f"{at}: must be a non-empty list of strings or numbers")
         choices = frozenset(raw)
         if op == "in":
             return lambda f, c: get(f) in choices

@@ -56,7 +56,7 @@ class DecisionStory:
     @property
     def status(self) -> str:
         """The furthest stage reached."""
-        for stage in ("outcome", "conversation", "accepted", "dismissed", "ignored", "shown"):
+        for stage in ("outcome", "conversation", "accepted", "dismissed", "opted_out", "ignored", "shown"):
             if stage in self.stages:
                 return stage
         return self.decision
@@ -124,8 +124,8 @@ def fold_decisions(rows: Iterable[Row], policy: Policy, now_us: int) -> list[Dec
 
 
 def _empty_entry(skill: str) -> dict[str, Any]:
-    counts = ("qualified", "blocked", "offered", "heldOut", "shown", "accepted", "dismissed", "ignored",
-              "conversations", "converted")
+    counts = ("qualified", "blocked", "offered", "heldOut", "shown", "accepted", "dismissed", "optedOut",
+              "ignored", "conversations", "converted")
     return {"skill": skill, **dict.fromkeys(counts, 0), "blockedReasons": {}}
 
 
@@ -144,7 +144,7 @@ def skill_report(stories: Iterable[DecisionStory], skills: Iterable[str]) -> lis
             continue
         entry["offered" if story.decision == "offered" else "heldOut"] += 1
         for stage, key in (("shown", "shown"), ("accepted", "accepted"), ("dismissed", "dismissed"),
-                           ("ignored", "ignored"), ("conversation", "conversations"), ("outcome", "converted")):
+                           ("opted_out", "optedOut"), ("ignored", "ignored"), ("conversation", "conversations"), ("outcome", "converted")):
             if stage in story.stages:
                 entry[key] += 1
         first.setdefault((story.skill, story.visitor_id), story)

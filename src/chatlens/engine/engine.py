@@ -204,12 +204,14 @@ class IntentEngine:
         (oldest first) after a restart; partial matches start again."""
         for row in rows:
             ts = row["ts_us"]
+            if row["session_id"] is not None and now_us - ts < SESSION_IDLE_US:
+                # the session is as alive as its latest row
+                self._session(site_id, row["visitor_id"], row["session_id"], ts).last_us = ts
             visitor = self._visitor(site_id, row["visitor_id"])
             if row["type"] == "offer" and row.get("status") == "opted_out":
                 visitor.opted_out = True
-            elif row["type"] == "offer" and row.get("status") == "dismissed":
-                session = self._session(site_id, row["visitor_id"], row["session_id"], ts)
-                session.dismissed_us = ts
+            elif row["type"] == "offer" and row.get("status") == "dismissed" and now_us - ts < SESSION_IDLE_US:
+                self._session(site_id, row["visitor_id"], row["session_id"], ts).dismissed_us = ts
             elif row["type"] == "decision" and row.get("status") in ("offered", "held_out"):
                 visitor.last_offer_us = max(visitor.last_offer_us, ts)
                 if now_us - ts < SESSION_IDLE_US:
@@ -435,10 +437,14 @@ class IntentEngine:
     def _check_in(self, site_id: str, session: SessionState, visitor: VisitorState, now_us: int) -> int | None:
         """When a dwell step could match on the current page, how long until the page
         should report its dwell (ms), so the skill can fire while the visitor is there."""
-        if session.page_url is None or self._blocked_by(site_id, session, visitor, now_us) in (
-            "opt_out", "session_cap", "cooldown",
+        policy = self.policy
+        if (
+            session.page_url is None
+            or visitor.opted_out
+            or session.offers >= policy.max_offers_per_session
+            or (visitor.last_offer_us and now_us - visitor.last_offer_us < policy.visitor_cooldown_us)
         ):
-            return None
+            return None  # nothing could be offered in this session: no need to wake the page
         dwell_now = session.page_dwell + (now_us - session.page_dwell_us) / 1e6
         best: float | None = None
         for skill in self.skills.by_type.get("dwell", ()):

@@ -181,7 +181,7 @@ def _policy(raw: Any) -> Policy:
     seed = raw.get("seed", defaults.seed)
     if not isinstance(seed, str):
         raise SkillError("engagement.seed: must be a string")
-    wait = raw.get("max_predicted_wait")
+    wait = raw.get("max_predicted_wait", "3m")  # false: no limit
     outcomes = []
     for i, spec in enumerate(raw.get("outcome", [])):
         where = f"engagement.outcome[{i}]"
@@ -197,7 +197,7 @@ def _policy(raw: Any) -> Policy:
         holdout=_share(raw.get("holdout", defaults.holdout), "engagement.holdout"),
         seed=seed,
         attribution_window_us=duration_us(raw.get("attribution_window", "24h"), "engagement.attribution_window"),
-        max_predicted_wait_s=None if wait is None else duration_us(wait, "engagement.max_predicted_wait") / 1e6,
+        max_predicted_wait_s=None if wait is False else duration_us(wait, "engagement.max_predicted_wait") / 1e6,
         outcomes=tuple(outcomes),
     )
 

@@ -8,22 +8,10 @@ gets a fresh browser context, so a new visitor.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import BROWSER_UA, Server, start_server  # tests/conftest.py
-
-CHROMIUM = "/usr/bin/chromium"  # Debian's; never `playwright install`
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 @pytest.fixture(scope="module")
 def shop_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
@@ -32,17 +20,11 @@ def shop_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
-    with sync_playwright() as playwright:
-        # The server drops "HeadlessChrome" as a bot: a desktop User-Agent everywhere.
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, f"--user-agent={BROWSER_UA}"])
-        yield instance
-        instance.close()
+@pytest.fixture
+def browser(chromium: Any) -> Any:
+    """The suite's one Chromium (tests/browser/conftest.py): Playwright's sync API allows
+    one instance per process."""
+    return chromium.browser
 
 
 class Visitor:
