@@ -172,6 +172,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         for s in sites:
             print(f"Site {s.site_id}: public key {s.public_key}")
+    print(f"Demo shop with proactive offers: {base}/demo")
     print(f"Chatlens {__version__} on {base} (database {settings.db_path})", flush=True)
     config = uvicorn.Config(
         create_app(settings, store),
