@@ -8,7 +8,7 @@ What is measured
         with the shipped skills, sessions interleaved batch by batch. Reported in us per
         event (batches through observe() only: no HTTP, no validation), at two
         concurrencies over the same events:
-          1k   1,000 sessions interleaved at a time (100 waves of 1,000 new sessions);
+          1k   1,000 sessions interleaved at a time (20 waves of 1,000 new sessions);
           100k all 100,000 sessions interleaved (every batch touches a cold session).
         The reference, over the same batches in the same order, is a hand-written minimal
         loop that only looks the session up in a dict and writes one entry per event: the
@@ -25,7 +25,7 @@ What is measured
 
     Targets (issue 5): <= 10 us per event, <= 2 KB per active session.
 
-How to run (from the repository root; about a minute and a half)
+How to run (from the repository root; about two minutes)
     .venv/bin/python benchmarks/engine_cost.py
     .venv/bin/python benchmarks/engine_cost.py --rounds 1 --sessions 20000   # quicker
 
@@ -39,7 +39,6 @@ import gc
 import linecache
 import platform
 import random
-import statistics
 import sys
 import time
 import tracemalloc
@@ -221,9 +220,11 @@ def cost_per_event(args: argparse.Namespace) -> list[dict[str, Any]]:
     pool = [batches(rng, journey(rng, ids, (2, 12))) for _ in range(5_000)]
     skills = load_skills()
     rows = []
-    for wave in (1_000, args.sessions):
+    # 1k at a time: the first fifth of the sessions, in waves of 1,000 new sessions;
+    # 100k: all of them at once (per event, the two are comparable)
+    for wave, sessions in ((1_000, max(1_000, args.sessions // 5)), (args.sessions, args.sessions)):
         label = f"{wave // 1000}k" if wave % 1000 == 0 else str(wave)
-        calls = build_calls(pool, args.sessions, wave)
+        calls = build_calls(pool, sessions, wave)
         n_events = sum(len(c[3]) for c in calls)
         ref_times, eng_times = [], []
         engine = None
@@ -236,12 +237,12 @@ def cost_per_event(args: argparse.Namespace) -> list[dict[str, Any]]:
             eng_times.append(run(engine.observe, calls) / n_events * 1e6)
             del ref
         ratios = [e / r for e, r in zip(eng_times, ref_times)]
-        decisions = decision_mix(calls, skills) if wave == args.sessions else None
+        decisions = decision_mix(calls, skills) if wave == 1_000 else None
         rows.append({
-            "label": label, "wave": wave, "sessions": args.sessions, "calls": len(calls), "events": n_events,
+            "label": label, "wave": wave, "sessions": sessions, "calls": len(calls), "events": n_events,
             "ref": ref_times, "engine": eng_times, "ratios": ratios, "decisions": decisions,
         })
-        print(f"  {label}: {n_events:,} events in {len(calls):,} batches; "
+        print(f"  {label} at a time, {sessions:,} sessions: {n_events:,} events in {len(calls):,} batches; "
               f"reference {fmt(ref_times)} us/event, engine {fmt(eng_times)} us/event", flush=True)
         del calls, engine
         gc.collect()
@@ -261,18 +262,25 @@ def decision_mix(calls: list[Call], skills: Any) -> Counter[str]:
 # -- memory ---------------------------------------------------------------------------------
 
 
-def memory_journeys(n: int) -> Iterator[tuple[str, str, list[Batch]]]:
-    """n sessions: two thirds browse a little (2-6 steps), one third is left with a skill
-    half-way; every batch comes from JSON like the server's, so its strings are fresh."""
+def memory_payloads(n: int) -> list[bytes]:
+    """n sessions as JSON (made before tracing starts): two thirds browse a little (2-6
+    steps), one third is left with a skill half-way."""
     rng = random.Random(7)
     ids = id_maker(2)
+    out = []
     for s in range(n):
         events = pending_journey(rng, ids) if s % 3 == 2 else journey(rng, ids, (1, 5))
-        fresh = []
-        for events_, now_us in batches(rng, events):
-            fresh.append(([tuple(e) for e in orjson.loads(orjson.dumps(events_))], now_us))  # type: ignore[misc]
-        names = orjson.loads(orjson.dumps([f"v-{s:07d}-{rng.getrandbits(64):016x}", f"s-{s:07d}-{rng.getrandbits(64):016x}"]))
-        yield names[0], names[1], fresh
+        names = [f"v-{s:07d}-{rng.getrandbits(64):016x}", f"s-{s:07d}-{rng.getrandbits(64):016x}"]
+        out.append(orjson.dumps([names, batches(rng, events)]))
+    return out
+
+
+def memory_journeys(payloads: list[bytes]) -> Iterator[tuple[str, str, list[Batch]]]:
+    """The sessions parsed from JSON like the server does, so the strings that the engine
+    keeps (ids, URLs, product ids) are its own and are counted."""
+    for payload in payloads:
+        (visitor, session), raw = orjson.loads(payload)
+        yield visitor, session, [([tuple(e) for e in events], now_us) for events, now_us in raw]
 
 
 def traced(build: Callable[[], Any], where: list[tuple[str, int]] | None = None) -> tuple[int, Any]:
@@ -296,23 +304,24 @@ def traced(build: Callable[[], Any], where: list[tuple[str, int]] | None = None)
 
 def memory_per_session(n: int) -> tuple[list[tuple[str, float, str]], list[tuple[str, int]]]:
     skills = load_skills()
+    payloads = memory_payloads(n)
 
     def with_engine() -> IntentEngine:
         engine = IntentEngine(skills)
-        for visitor, session, js in memory_journeys(n):
+        for visitor, session, js in memory_journeys(payloads):
             for events, now_us in js:
                 engine.observe(SITE, visitor, session, events, now_us)
         return engine
 
     def with_empty_dicts() -> dict[tuple[str, str], dict[str, int]]:
         states: dict[tuple[str, str], dict[str, int]] = {}
-        for _visitor, session, _js in memory_journeys(n):
+        for _visitor, session, _js in memory_journeys(payloads):
             states[(SITE, session)] = {}
         return states
 
     def with_minimal_loop() -> dict[tuple[str, str], dict[str, int]]:
         observe, states = minimal_reference()
-        for visitor, session, js in memory_journeys(n):
+        for visitor, session, js in memory_journeys(payloads):
             for events, now_us in js:
                 observe(SITE, visitor, session, events, now_us)
         return states
@@ -339,6 +348,20 @@ def memory_per_session(n: int) -> tuple[list[tuple[str, float, str]], list[tuple
 # -- report ------------------------------------------------------------------------------
 
 
+def machine_busy_pct(seconds: float = 1.0) -> float:
+    """How busy all CPUs are over `seconds`, as % of all cores (/proc/stat)."""
+
+    def ticks() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            values = [int(v) for v in f.readline().split()[1:]]
+        return sum(values[:8]) - values[3] - values[4], sum(values[:8])
+
+    busy0, total0 = ticks()
+    time.sleep(seconds)
+    busy1, total1 = ticks()
+    return 100 * (busy1 - busy0) / max(1, total1 - total0)
+
+
 def fmt(values: list[float], digits: int = 2) -> str:
     return " / ".join(f"{v:.{digits}f}" for v in values)
 
@@ -351,23 +374,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: {' '.join([sys.executable.split('/')[-1], *sys.argv])}")
     print(f"python {platform.python_version()} on {platform.machine()}, gc enabled, "
           f"{len(load_skills().skills)} shipped skills")
+    busy = machine_busy_pct()
+    print(f"machine busy before the benchmark: {busy:.0f}% of all cores"
+          + ("  WARNING: something else is using the CPU; absolute figures will be high, read the ratios" if busy > 10 else ""))
     started = time.monotonic()
     print("\n(a) cost per event, batches through observe()")
     rows = cost_per_event(args)
-    print("\n(b) memory per active session (tracemalloc)")
+    print(f"\n(b) memory per active session (tracemalloc)  [{time.monotonic() - started:.0f} s]", flush=True)
     mem, sites = memory_per_session(args.sessions)
 
     print(f"\n(a) us per event; rounds alternate reference, engine ({args.rounds} rounds)")
-    print(f"{'concurrent sessions':<22}{'events':>11}{'batches':>10}{'reference':>16}{'engine':>16}{'ratio':>14}")
+    print(f"{'sessions at a time':<22}{'events':>11}{'batches':>10}{'reference':>16}{'engine':>16}{'ratio':>14}")
     for r in rows:
-        print(f"{r['label'] + ' at a time':<22}{r['events']:>11,}{r['calls']:>10,}"
+        print(f"{r['label'] + ' (' + format(r['sessions'], ',') + ' in all)':<22}{r['events']:>11,}{r['calls']:>10,}"
               f"{fmt(r['ref']):>16}{fmt(r['engine']):>16}{fmt(r['ratios'], 1):>14}")
     worst = max(v for r in rows for v in r["engine"])
     print(f"target <= {TARGET_US_PER_EVENT:g} us per event: {'MET' if worst <= TARGET_US_PER_EVENT else 'NOT MET'} "
           f"(worst round {worst:.2f} us)")
-    mix = rows[-1]["decisions"]
+    mix = rows[0]["decisions"]
     if mix:
-        print(f"decisions over the {args.sessions:,} sessions: " + ", ".join(f"{k} {v:,}" for k, v in sorted(mix.items())))
+        print(f"decisions over the {rows[0]['sessions']:,} sessions of the 1k row: " + ", ".join(f"{k} {v:,}" for k, v in sorted(mix.items())))
 
     print(f"\n(b) bytes per active session, {args.sessions:,} sessions")
     print(f"{'state':<52}{'bytes/session':>14}  notes")
