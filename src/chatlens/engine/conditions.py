@@ -27,8 +27,34 @@ class Fields(Protocol):
     def get(self, name: str) -> Any: ...
 
 
-# (fields of the event being tested, what earlier steps captured, the complement map)
-Predicate = Callable[[Fields, Mapping[str, Mapping[str, Any]]], bool]
+class Captured(tuple):  # type: ignore[type-arg]
+    """What a skill's earlier steps matched: (step, field, value) triples.
+
+    A tuple rather than a dict of dicts: a session keeps one per half-way match, and a
+    tuple of triples is a third of the size (docs/benchmarks.md: bytes per session)."""
+
+    __slots__ = ()
+
+    def value(self, step: str, field: str) -> Any:
+        for s, f, v in self:
+            if s == step and f == field:
+                return v
+        return None
+
+    def fields(self, step: str) -> dict[str, Any] | None:
+        return {f: v for s, f, v in self if s == step} or None
+
+    def nested(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for s, f, v in self:
+            out.setdefault(s, {})[f] = v
+        return out
+
+
+NOTHING = Captured()
+
+# (fields of the event being tested, what earlier steps captured)
+Predicate = Callable[[Fields, Captured], bool]
 
 OPERATORS = (
     "eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte",
@@ -48,9 +74,8 @@ class Ref:
     step: str
     field: str
 
-    def resolve(self, captured: Mapping[str, Mapping[str, Any]]) -> Any:
-        event = captured.get(self.step)
-        return None if event is None else event.get(self.field)
+    def resolve(self, captured: Captured) -> Any:
+        return captured.value(self.step, self.field)
 
 
 def _value(raw: Any, where: str, refs: set[Ref]) -> Any:
@@ -128,7 +153,7 @@ def _operator(
             "lte": lambda v, b: v <= b,
         }[op]
 
-        def numeric(f: Fields, c: Mapping[str, Mapping[str, Any]]) -> bool:
+        def numeric(f: Fields, c: Captured) -> bool:
             v = get(f)
             b = bound.resolve(c) if isinstance(bound, Ref) else bound
             return isinstance(v, (int, float)) and isinstance(b, (int, float)) and compare(v, b)
@@ -157,9 +182,9 @@ def _operator(
     if not complements:
         raise SkillError(f"{at}: the skill needs a complements table ([skill.complements])")
 
-    def complement(f: Fields, c: Mapping[str, Mapping[str, Any]]) -> bool:
+    def complement(f: Fields, c: Captured) -> bool:
         text = _text(get(f))
-        item = c.get(ref.step)
+        item = c.fields(ref.step)
         if text is None or item is None:
             return False
         described = " ".join(str(item.get(k) or "") for k in ("productName", "category", "productId")).lower()

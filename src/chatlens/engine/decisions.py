@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chatlens.engine.conditions import NOTHING
 from chatlens.engine.skills import Outcome, Policy
 from chatlens.engine.uplift import Lift
 
@@ -63,7 +64,7 @@ class DecisionStory:
 
 
 def _is_outcome(row: Row, outcomes: Iterable[Outcome]) -> bool:
-    return any(row.type in o.types and o.test(row, {}) for o in outcomes)
+    return any(row.type in o.types and o.test(row, NOTHING) for o in outcomes)
 
 
 def fold_decisions(rows: Iterable[Row], policy: Policy, now_us: int) -> list[DecisionStory]:

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from chatlens._ids import uuid7
+from chatlens.engine.conditions import NOTHING, Captured
 from chatlens.engine.skills import Skill, SkillSet, Step
 from chatlens.engine.state import (
     SESSION_IDLE_US,
@@ -316,23 +317,23 @@ class IntentEngine:
                 if signal.ts_us - p.start_us > skill.within_us:
                     continue  # too slow: this attempt is over
                 step = steps[p.step]
-                if signal.type in step.types and step.test(signal, p.captured or {}):
+                if signal.type in step.types and step.test(signal, p.captured):
                     p.evidence += (signal.id,)
                     p.count += 1
                     if p.count >= step.count:
                         if step.name is not None:
-                            p.captured = {**(p.captured or {}), step.name: _capture(skill, step, signal)}
+                            p.captured = Captured(p.captured + _capture(skill, step, signal))
                         p.step += 1
                         p.count = 0
                         if p.step == len(steps):
                             return self._qualified(skill, session, p)
                 kept.append(p)
         first = steps[0]
-        if signal.type in first.types and first.test(signal, {}):
-            p = Partial(0, 1, signal.ts_us, None, (signal.id,))
+        if signal.type in first.types and first.test(signal, NOTHING):
+            p = Partial(0, 1, signal.ts_us, NOTHING, (signal.id,))
             if p.count >= first.count:
                 if first.name is not None:
-                    p.captured = {first.name: _capture(skill, first, signal)}
+                    p.captured = Captured(_capture(skill, first, signal))
                 p.step, p.count = 1, 0
                 if len(steps) == 1:
                     return self._qualified(skill, session, p)
@@ -351,7 +352,7 @@ class IntentEngine:
             session.partials.pop(skill.index, None)
             if not session.partials:
                 session.partials = None
-        return _Candidate(skill, p.captured or {}, p.evidence)
+        return _Candidate(skill, p.captured.nested(), p.evidence)
 
     # -- the decision ----------------------------------------------------------------
 
@@ -450,13 +451,13 @@ class IntentEngine:
         for skill in self.skills.by_type.get("dwell", ()):
             if session.qualified >> skill.index & 1:
                 continue
-            waiting: list[tuple[Step, dict[str, dict[str, Any]]]] = []
+            waiting: list[tuple[Step, Captured]] = []
             if skill.steps[0].dwell_seconds is not None:
-                waiting.append((skill.steps[0], {}))
+                waiting.append((skill.steps[0], NOTHING))
             for p in (session.partials or {}).get(skill.index, ()):
                 step = skill.steps[p.step]
                 if step.dwell_seconds is not None and now_us - p.start_us <= skill.within_us:
-                    waiting.append((step, p.captured or {}))
+                    waiting.append((step, p.captured))
             for step, captured in waiting:
                 assert step.dwell_seconds is not None
                 probe = Signal(
@@ -490,10 +491,14 @@ class _ContextView:
         return None
 
 
-def _capture(skill: Skill, step: Step, signal: Signal) -> dict[str, Any]:
+def _capture(skill: Skill, step: Step, signal: Signal) -> tuple[tuple[str, str, Any], ...]:
     assert step.name is not None
-    kept = {name: signal.get(name) for name in skill.captures.get(step.name, ())}
-    return {k: v for k, v in kept.items() if v is not None}
+    name = step.name
+    return tuple(
+        (name, field, value)
+        for field in skill.captures.get(name, ())
+        if (value := signal.get(field)) is not None
+    )
 
 
 def _iso(us: int) -> str:

@@ -57,8 +57,8 @@ class Skill:
             for choice in match.group(1).split("|"):
                 choice = choice.strip()
                 step, _, name = choice.partition(".")
-                if step in captured:
-                    value = captured[step].get(name)
+                if step in self.captures:
+                    value = captured.get(step, {}).get(name)
                 elif choice.startswith(_CONTEXT_PREFIXES):
                     value = context.get(choice)
                 else:

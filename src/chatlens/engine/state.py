@@ -8,8 +8,9 @@ matches. `SessionStates` and `VisitorStates` are the narrow interface a shared s
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, Generic, Protocol, TypeVar
+
+from chatlens.engine.conditions import Captured
 
 SESSION_IDLE_US = 30 * 60 * 1_000_000  # a session ends after 30 minutes without events
 
@@ -19,11 +20,11 @@ class Partial:
 
     __slots__ = ("step", "count", "start_us", "captured", "evidence")
 
-    def __init__(self, step: int, count: int, start_us: int, captured: dict[str, dict[str, Any]] | None, evidence: tuple[str, ...]) -> None:
+    def __init__(self, step: int, count: int, start_us: int, captured: Captured, evidence: tuple[str, ...]) -> None:
         self.step = step  # the next step to match
         self.count = count  # events matched so far by that step
         self.start_us = start_us
-        self.captured = captured  # step name -> the fields it kept (None: nothing named yet)
+        self.captured = captured  # what the named steps matched so far
         self.evidence = evidence  # ids of the events matched so far
 
 
@@ -87,23 +88,26 @@ class KeyedStates(Protocol[S]):
 
 
 class LruStates(Generic[S]):
-    """In-process states, least recently used dropped beyond `capacity`."""
+    """In-process states, least recently used dropped beyond `capacity`.
+
+    A plain dict kept in use order (a key used again moves to the end): an OrderedDict's
+    links would cost ~100 bytes more per session."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._states: OrderedDict[tuple[str, str], S] = OrderedDict()
+        self._states: dict[tuple[str, str], S] = {}
 
     def get(self, key: tuple[str, str]) -> S | None:
-        state = self._states.get(key)
+        state = self._states.pop(key, None)
         if state is not None:
-            self._states.move_to_end(key)
+            self._states[key] = state
         return state
 
     def put(self, key: tuple[str, str], state: S) -> None:
+        self._states.pop(key, None)
         self._states[key] = state
-        self._states.move_to_end(key)
         while len(self._states) > self.capacity:
-            self._states.popitem(last=False)
+            del self._states[next(iter(self._states))]
 
     def __len__(self) -> int:
         return len(self._states)
