@@ -29,6 +29,8 @@ class Settings:
     # A webhook for offers and conversation starts, signed with the secret
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    # The dashboard: besides each site's secret key, this password opens every site
+    admin_password: str | None = None
     # Storage
     dedupe_capacity: int = 1_000_000  # event ids kept in memory (~150 bytes each)
     max_pending_rows: int = 200_000  # beyond this, batches get 503 + Retry-After
@@ -61,6 +63,8 @@ def read_config(path: Path) -> dict[str, Any]:
         [webhook]                      # offers and conversation starts (docs/engagement.md)
         url = "https://agents.example.com/chatlens"
         secret = "..."                 # signs every body (Chatlens-Signature)
+        [dashboard]
+        admin_password = "..."         # opens every site's dashboard (at least 12 characters)
     """
     try:
         raw = tomllib.loads(path.read_text())
@@ -68,9 +72,11 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"--config {path}: cannot read it: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"--config {path}: not valid TOML: {exc}") from None
-    unknown = set(raw) - {"session_results", "webhook"}
+    unknown = set(raw) - {"session_results", "webhook", "dashboard"}
     if unknown:
-        raise ConfigError(f"--config {path}: unknown section [{sorted(unknown)[0]}] (known: session_results, webhook)")
+        raise ConfigError(
+            f"--config {path}: unknown section [{sorted(unknown)[0]}] (known: session_results, webhook, dashboard)"
+        )
     settings: dict[str, Any] = {"data_keys": _data_keys(path, raw)}
     webhook = raw.get("webhook", {})
     for key, value in webhook.items():
@@ -84,6 +90,13 @@ def read_config(path: Path) -> dict[str, Any]:
         if "secret" not in webhook:
             raise ConfigError(f"--config {path}: webhook.secret: required with webhook.url (the receiver checks the signature with it)")
         settings["webhook_url"], settings["webhook_secret"] = webhook["url"], webhook["secret"]
+    dashboard = raw.get("dashboard", {})
+    for key, value in dashboard.items():
+        if key != "admin_password":
+            raise ConfigError(f"--config {path}: dashboard.{key}: unknown key (known: admin_password)")
+        if not isinstance(value, str) or len(value) < 12:
+            raise ConfigError(f"--config {path}: dashboard.admin_password: must be a string of at least 12 characters")
+        settings["admin_password"] = value
     return settings
 
 

@@ -56,6 +56,9 @@ class SiteRegistry:
     def by_secret_key(self, key: str) -> Site | None:
         return self._by_secret_hash.get(hash_secret(key))
 
+    def by_id(self, site_id: str) -> Site | None:
+        return next((s for s in self._by_public.values() if s.site_id == site_id), None)
+
     def all(self) -> list[Site]:
         """Every site, oldest first (the order the store lists them in at startup)."""
         return list(self._by_public.values())

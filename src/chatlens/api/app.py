@@ -16,6 +16,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatlens.api.agentsight import AgentSightAPI
+from chatlens.api.analytics import AnalyticsEndpoint
 from chatlens.api.batch import BatchEndpoint, NoopEndpoint
 from chatlens.api.conversations import ConversationsEndpoint
 from chatlens.api.engagement import EngagementEndpoint
@@ -26,6 +27,7 @@ from chatlens.api.openapi import build_openapi
 from chatlens.api.sdk import SdkScript
 from chatlens.config import Settings
 from chatlens.conversations import ConversationReader
+from chatlens.dashboard.auth import DashboardAuth
 from chatlens.demo import DemoShop
 from chatlens.engine.engine import IntentEngine
 from chatlens.engine.skills import load_skills
@@ -161,6 +163,8 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
     server_batch = ServerBatchEndpoint(services.ingestor)
     visitors = VisitorsEndpoint(services.visitors, services.sites)
     engagement = EngagementEndpoint(services.decisions, services.engine, services.sites)
+    auth = DashboardAuth(services.sites, store.server_secret("dashboard"), settings.admin_password)
+    analytics = AnalyticsEndpoint(store, services.sites, auth, services.writer.flush)
     routes = [
         Route("/v1/batch", batch, methods=["POST", "OPTIONS"]),
         Route("/v1/server/batch", server_batch.handle, methods=["POST"]),
@@ -172,6 +176,9 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
         Route("/v1/sessions/{session_id:path}/decisions", engagement.session_decisions, methods=["GET"]),
         Route("/v1/intents", engagement.intents, methods=["GET"]),
         Route("/v1/agents/availability", engagement.availability, methods=["PUT"]),
+        Route("/v1/analytics", analytics.index, methods=["GET"]),
+        Route("/v1/analytics/{report}", analytics.report, methods=["GET"]),
+        Route("/v1/export/events", analytics.events, methods=["GET"]),
         *DemoShop(services.sites).routes(),
         Route("/v1/events", EventsEndpoint(store, services.sites, services.writer.flush).handle, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),

@@ -77,6 +77,7 @@ class BatchEndpoint:
             origin=origin,
             user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
             client_ip=client_ip,
+            accept_language=headers.get(b"accept-language", b"").decode("latin-1"),
         )
 
     def _any_site_allows(self, origin: str | None) -> bool:

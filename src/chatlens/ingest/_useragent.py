@@ -39,3 +39,18 @@ def classify(user_agent: str) -> tuple[Device, bool]:
     if _ANDROID.search(user_agent):  # Android without "Mobile" is a tablet by convention
         return "tablet", False
     return "desktop", False
+
+
+_LANGUAGE_TAG = re.compile(r"^([A-Za-z]{2,3})(?:-([A-Za-z]{2}|[0-9]{3}))?\b")
+
+
+@lru_cache(maxsize=256)
+def primary_language(accept_language: str) -> str | None:
+    """The first tag of an Accept-Language header, normalized (`en-us,en;q=0.9` -> `en-US`);
+    None when there is none worth keeping. Only the language is kept, never the full list,
+    which would help fingerprint a visitor."""
+    match = _LANGUAGE_TAG.match(accept_language.strip())
+    if match is None:
+        return None
+    language, region = match.groups()
+    return language.lower() + (f"-{region.upper()}" if region else "")

@@ -40,7 +40,7 @@ from chatlens._ids import uuid7
 from chatlens.config import Settings
 from chatlens.engine.engine import IntentEngine, Verdict
 from chatlens.ingest._fastpath import decode_batch
-from chatlens.ingest._useragent import classify
+from chatlens.ingest._useragent import classify, primary_language
 from chatlens.ingest.conversations import KnownConversations
 from chatlens.ingest.dedupe import DedupeIndex, Seen
 from chatlens.ingest.privacy import IpHasher
@@ -83,7 +83,9 @@ class IncomingBatch:
     origin: str | None = None
     user_agent: str = ""
     client_ip: str | None = None
+    accept_language: str = ""
     server_site: Site | None = None  # set for server batches: authenticated by secret key
+    received_us: int | None = None  # the receive time; None: now (`chatlens demo` replays the past)
 
 
 @dataclass(slots=True)
@@ -168,7 +170,8 @@ class Ingestor:
         return await self._run(incoming, self.SERVER_REQUEST_STEPS, self.SERVER_EVENT_STEPS)
 
     async def _run(self, incoming: IncomingBatch, request_steps: tuple[str, ...], event_steps: tuple[str, ...]) -> Batch:
-        batch = Batch(incoming, received_us=time.time_ns() // 1000)
+        received = incoming.received_us if incoming.received_us is not None else time.time_ns() // 1000
+        batch = Batch(incoming, received_us=received)
         for name in request_steps:
             getattr(self, name)(batch)
             if batch.stopped:
@@ -434,6 +437,7 @@ class Ingestor:
                 "sent_at": sent_at,
                 "received_at": received,
                 "device": batch.device,
+                "language": primary_language(batch.incoming.accept_language),
                 "bot": batch.bot,
                 "ip_hash": self.ip_hasher.hash(batch.incoming.client_ip, site_id),
             }

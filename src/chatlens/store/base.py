@@ -94,6 +94,19 @@ class EventStore(Protocol):
     def list_conversations(self, query: ConversationQuery) -> list[tuple[str, int]]:
         """(conversation id, first event time in us) of the conversations matching."""
 
+    def analytics(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run a read-only analytics query over the `events` table (store/schema.py
+        columns; `$name` parameters) and return its column names and rows. The analytics
+        package writes DuckDB's SQL dialect; a second backend translates or provides its own."""
+
+    def export(self, sql: str, params: dict[str, Any], path: Path, fmt: str) -> int:
+        """Write the rows of an analytics query to a file, `fmt` "parquet" or "csv" (with a
+        header row); returns the row count."""
+
+    def server_secret(self, name: str) -> bytes:
+        """A random 32-byte secret kept with the data (made on first use), e.g. the key
+        that signs dashboard logins, so they survive a restart."""
+
     def create_site(self, name: str, origins: Sequence[str] = ()) -> CreatedSite: ...
 
     def list_sites(self) -> list[Site]: ...

@@ -229,6 +229,28 @@ class DuckDBStore:
         )
         return [(r[0], r[1]) for r in self._cursor().execute(sql, params).fetchall()]
 
+    def analytics(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+        result = self._cursor().execute(sql, params)
+        return [d[0] for d in result.description], result.fetchall()
+
+    def export(self, sql: str, params: dict[str, Any], path: Path, fmt: str) -> int:
+        options = {"parquet": "FORMAT parquet, COMPRESSION zstd", "csv": "FORMAT csv, HEADER true"}[fmt]
+        # COPY takes no parameters: the rows go through a temporary table of this cursor.
+        cur = self._cursor()
+        table = f"export_{secrets.token_hex(6)}"
+        cur.execute(f"CREATE TEMPORARY TABLE {table} AS {sql}", params)
+        try:
+            cur.execute(f"COPY {table} TO '{_sql_text(str(path))}' ({options})")
+            return int(cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+        finally:
+            cur.execute(f"DROP TABLE {table}")
+
+    def server_secret(self, name: str) -> bytes:
+        cur = self._cursor()
+        key = f"secret:{name}"
+        cur.execute("INSERT OR IGNORE INTO meta VALUES (?, ?)", [key, secrets.token_hex(32)])
+        return bytes.fromhex(cur.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()[0])
+
     def count_events(self, site_id: str | None = None) -> int:
         sql = "SELECT count(*) FROM events" + (" WHERE site_id = ?" if site_id else "")
         return self._cursor().execute(sql, [site_id] if site_id else []).fetchone()[0]
@@ -272,6 +294,10 @@ def new_secret_key() -> str:
     digits are a checksum that catches a mistyped key before any lookup."""
     body = secrets.token_hex(16)
     return f"ags_{body}_{hashlib.sha256(body.encode()).hexdigest()[:6]}"
+
+
+def _sql_text(text: str) -> str:
+    return text.replace("'", "''")
 
 
 def _slug(name: str) -> str:

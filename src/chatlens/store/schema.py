@@ -34,6 +34,7 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ts", "TIMESTAMPTZ"),  # skew-corrected: received_at - (sent_at - client_ts)
     *((name, _hot_column_type(name)) for name in hot_columns()),
     ("device", "VARCHAR"),  # desktop | mobile | tablet
+    ("language", "VARCHAR"),  # the browser's first Accept-Language tag, e.g. en-US
     ("bot", "BOOLEAN"),
     ("ip_hash", "VARCHAR"),  # keyed hash with a daily salt held only in memory
     ("properties", "JSON"),

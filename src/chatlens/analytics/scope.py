@@ -1,0 +1,297 @@
+"""What a report looks at: a site, a time range, filters and an optional breakdown,
+turned into SQL that every report shares.
+
+Filters and breakdowns are properties of a *visit*: the session, or for conversations an
+agent backend sent without one, the conversation. A report counts what happened in the
+visits that match every filter, so a funnel filtered to mobile keeps the server-side
+messages of mobile chats. The visit's attributes:
+
+- `device`: desktop, mobile or tablet, from the browser's user agent (or the
+  conversation's `deviceType` when the backend gave one);
+- `source`: the channel, as reference 003 means it: the conversation's `source`
+  ("web", "mobile_app", ...); browser visits without one are "web";
+- `language`: the browser's first Accept-Language tag, or the conversation's `language`;
+  a filter `en` matches `en`, `en-US`, `en-GB`;
+- `page_type`: the filter matches visits that viewed a page of that type; the breakdown
+  groups visits by the type of their first page (the landing page);
+- `url`: a glob (`*` and `?`) the visit viewed a page of; a pattern that starts with `/`
+  is matched against the path and query (`/product/*`), otherwise against the whole URL;
+- `trait.NAME`: the visitor's traits, from their latest `identify` event.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DAY_US = 86_400_000_000
+HOUR_US = 3_600_000_000
+DIMENSIONS = ("device", "source", "language", "page_type")
+_TRAIT = re.compile(r"^trait\.([A-Za-z0-9_.-]{1,64})$")
+MAX_VALUES = 50  # per filter
+MAX_RANGE_DAYS = 3660
+
+
+class BadParameter(ValueError):
+    """A report parameter that cannot be used: `str()` names the field and the reason."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    device: tuple[str, ...] = ()
+    source: tuple[str, ...] = ()
+    language: tuple[str, ...] = ()
+    page_type: tuple[str, ...] = ()
+    url: str | None = None
+    traits: tuple[tuple[str, str], ...] = ()  # (name, value), all must hold
+
+    def __bool__(self) -> bool:
+        return bool(self.device or self.source or self.language or self.page_type or self.url or self.traits)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: list(getattr(self, k)) for k in DIMENSIONS if getattr(self, k)}
+        if self.url:
+            out["url"] = self.url
+        for name, value in self.traits:
+            out[f"trait.{name}"] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    site_id: str
+    since_us: int  # inclusive, on the skew-corrected time `ts`
+    until_us: int  # exclusive
+    now_us: int
+    filters: Filters = field(default_factory=Filters)
+    breakdown: str | None = None  # a dimension or trait.NAME
+    interval: str = "day"  # time-series buckets: hour or day
+    limit: int = 20  # rows of "top" tables
+
+    @property
+    def interval_us(self) -> int:
+        return HOUR_US if self.interval == "hour" else DAY_US
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def parse_report_query(
+    site_id: str,
+    params: Mapping[str, str],
+    parse_time: Any,
+    now: int | None = None,
+) -> ReportQuery:
+    """A ReportQuery from query-string parameters (the API and the CLI share this).
+    `parse_time` turns ISO 8601 text or epoch milliseconds into us, or None."""
+    now = now_us() if now is None else now
+    bounds: dict[str, int] = {}
+    for name, default in (("from", now - 30 * DAY_US), ("to", now)):
+        raw = params.get(name)
+        value = default if raw in (None, "") else parse_time(raw)
+        if value is None:
+            raise BadParameter(name, "must be ISO 8601 text (2026-11-01 or 2026-11-01T12:00:00Z) or epoch milliseconds")
+        bounds[name] = value
+    if bounds["from"] >= bounds["to"]:
+        raise BadParameter("from", "must be before to")
+    if bounds["to"] - bounds["from"] > MAX_RANGE_DAYS * DAY_US:
+        raise BadParameter("from", f"the range may span at most {MAX_RANGE_DAYS} days")
+
+    def values(name: str) -> tuple[str, ...]:
+        raw = params.get(name)
+        if raw is None or raw == "":
+            return ()
+        items = tuple(v.strip() for v in raw.split(",") if v.strip())
+        if len(items) > MAX_VALUES:
+            raise BadParameter(name, f"at most {MAX_VALUES} values")
+        return items
+
+    url = params.get("url") or None
+    if url is not None and len(url) > 2000:
+        raise BadParameter("url", "a pattern of at most 2000 characters")
+    traits: list[tuple[str, str]] = []
+    for key, value in params.items():
+        if key.startswith("trait."):
+            match = _TRAIT.match(key)
+            if match is None:
+                raise BadParameter(key, "trait names are letters, digits, '_', '-' or '.' (at most 64)")
+            traits.append((match.group(1), value))
+    breakdown = params.get("breakdown") or None
+    if breakdown is not None and breakdown not in DIMENSIONS and not _TRAIT.match(breakdown):
+        raise BadParameter("breakdown", f"must be one of {', '.join(DIMENSIONS)} or trait.NAME")
+    interval = params.get("interval") or ("hour" if bounds["to"] - bounds["from"] <= 2 * DAY_US else "day")
+    if interval not in ("hour", "day"):
+        raise BadParameter("interval", "must be hour or day")
+    if interval == "hour" and bounds["to"] - bounds["from"] > 31 * DAY_US:
+        raise BadParameter("interval", "hour buckets need a range of at most 31 days")
+    raw_limit = params.get("limit") or "20"
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+        raise BadParameter("limit", "must be an integer from 1 to 1000")
+    return ReportQuery(
+        site_id=site_id,
+        since_us=bounds["from"],
+        until_us=bounds["to"],
+        now_us=now,
+        filters=Filters(
+            device=values("device"),
+            source=values("source"),
+            language=values("language"),
+            page_type=values("page_type"),
+            url=url,
+            traits=tuple(sorted(traits)),
+        ),
+        breakdown=breakdown,
+        interval=interval,
+        limit=int(raw_limit),
+    )
+
+
+# A visit: the session, or the conversation when an agent backend sent it without one.
+VISIT = "coalesce({a}session_id, 'conversation:' || {a}interaction_id)"
+
+
+class Scope:
+    """The SQL a report builds on. Use as
+
+        f"{scope.with_()} SELECT ... FROM events e {scope.join('e')} WHERE {scope.where('e')}"
+
+    `where` keeps the site's events in the range and, with filters, those of matching
+    visits; `join` (only with a breakdown) adds `v.segment`, the visit's breakdown value.
+    All values travel as `$name` parameters in `params`."""
+
+    def __init__(self, query: ReportQuery) -> None:
+        self.query = query
+        self.params: dict[str, Any] = {"site": query.site_id, "since": query.since_us, "until": query.until_us}
+        self._filters: list[str] = []
+        self._columns: list[str] = []
+        self._traits = False
+        f = query.filters
+        for name, values in (("device", f.device), ("source", f.source), ("page_type", f.page_type)):
+            if values:
+                self.params[f"f_{name}"] = list(values)
+        if f.device:
+            self._attribute("device")
+            self._filters.append("device IN (SELECT unnest($f_device::VARCHAR[]))")
+        if f.source:
+            self._attribute("source")
+            self._filters.append("source IN (SELECT unnest($f_source::VARCHAR[]))")
+        if f.language:
+            self._attribute("language")
+            clauses = []
+            for i, value in enumerate(f.language):
+                self.params[f"f_language_{i}"] = value.lower()
+                clauses.append(f"(lower(language) = $f_language_{i} OR lower(language) LIKE $f_language_{i} || '-%')")
+            self._filters.append("(" + " OR ".join(clauses) + ")")
+        if f.page_type:
+            self._columns.append(
+                "bool_or(type = 'page_view' AND page_type IN (SELECT unnest($f_page_type::VARCHAR[]))) AS saw_page_type"
+            )
+            self._filters.append("saw_page_type")
+        if f.url:
+            self.params["f_url"] = f.url
+            target = "regexp_replace(url, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*', '')" if f.url.startswith("/") else "url"
+            self._columns.append(f"bool_or(type = 'page_view' AND {target} GLOB $f_url) AS saw_url")
+            self._filters.append("saw_url")
+        for i, (name, value) in enumerate(f.traits):
+            self._traits = True
+            self.params[f"f_trait_name_{i}"] = name
+            self.params[f"f_trait_value_{i}"] = value
+            self._filters.append(f"json_extract_string(traits, '$.' || $f_trait_name_{i}) = $f_trait_value_{i}")
+        self.segmented = query.breakdown is not None
+        if query.breakdown is not None:
+            if query.breakdown in ("device", "source", "language"):
+                self._attribute(query.breakdown)
+                self._segment = query.breakdown
+            elif query.breakdown == "page_type":
+                self._columns.append("arg_min(page_type, ts) FILTER (WHERE type = 'page_view') AS landing_page_type")
+                self._segment = "landing_page_type"
+            else:
+                self._traits = True
+                self.params["b_trait"] = query.breakdown[len("trait."):]
+                self._segment = "json_extract_string(traits, '$.' || $b_trait)"
+
+    def _attribute(self, name: str) -> None:
+        sql = {
+            "device": "coalesce(arg_min(device, ts) FILTER (WHERE device IS NOT NULL), "
+            "arg_min(properties->>'deviceType', ts) FILTER (WHERE type = 'conversation')) AS device",
+            "source": "coalesce(arg_min(properties->>'source', ts) FILTER (WHERE type = 'conversation'), "
+            "CASE WHEN bool_or(device IS NOT NULL) THEN 'web' END) AS source",
+            "language": "coalesce(arg_min(language, ts) FILTER (WHERE language IS NOT NULL), "
+            "arg_min(properties->>'language', ts) FILTER (WHERE type = 'conversation')) AS language",
+        }[name]
+        if sql not in self._columns:
+            self._columns.append(sql)
+
+    @property
+    def needs_visits(self) -> bool:
+        return bool(self._filters) or self.segmented
+
+    def in_range(self, alias: str = "") -> str:
+        a = f"{alias}." if alias else ""
+        return f"{a}site_id = $site AND {a}ts >= make_timestamptz($since::BIGINT) AND {a}ts < make_timestamptz($until::BIGINT)"
+
+    def with_(self, *more: str) -> str:
+        """The WITH clause: the visits' attributes (when filters or a breakdown need
+        them) and any CTEs of the report's own (`name AS (...)` strings)."""
+        ctes = list(more)
+        if self.needs_visits:
+            segment = f"{self._segment} AS segment" if self.segmented else "NULL AS segment"
+            traits_join = ""
+            if self._traits:
+                ctes.insert(
+                    0,
+                    "visitor_traits AS (SELECT visitor_id, arg_max((properties->'traits'), ts) AS traits FROM events "
+                    "WHERE site_id = $site AND type = 'identify' AND (properties->'traits') IS NOT NULL GROUP BY visitor_id)",
+                )
+                traits_join = " LEFT JOIN visitor_traits t USING (visitor_id)"
+            columns = ", ".join(["visit", "any_value(visitor_id) AS visitor_id", *self._columns]) or "visit"
+            ctes.insert(
+                1 if self._traits else 0,
+                f"visit_attributes AS (SELECT {columns} FROM (SELECT *, {VISIT.format(a='')} AS visit FROM events "
+                f"WHERE {self.in_range()}) GROUP BY visit)",
+            )
+            where = " AND ".join(self._filters) or "true"
+            ctes.insert(
+                2 if self._traits else 1,
+                f"visits AS (SELECT visit, {segment} FROM visit_attributes{traits_join} WHERE {where})",
+            )
+        return ("WITH " + ", ".join(ctes)) if ctes else ""
+
+    def where(self, alias: str = "e") -> str:
+        sql = self.in_range(alias)
+        if self._filters and not self.segmented:
+            sql += f" AND {VISIT.format(a=alias + '.')} IN (SELECT visit FROM visits)"
+        return sql
+
+    def join(self, alias: str = "e") -> str:
+        """With a breakdown: `JOIN visits v` (filters applied, `v.segment` available)."""
+        if not self.segmented:
+            return ""
+        return f"JOIN visits v ON v.visit = {VISIT.format(a=alias + '.')}"
+
+    def segment_column(self) -> str:
+        """The breakdown value of a row of `events e` joined by `join()` (NULL without one)."""
+        return "v.segment" if self.segmented else "NULL::VARCHAR"
+
+    def segment(self, expr: str = "v.segment") -> str:
+        """Select-list columns `segment, is_total` for rows grouped by `group()`: with a
+        breakdown, one row per segment plus a total row (`is_total`); without one, every
+        row is a total. `expr` is where the segment value is (a column of a CTE, say)."""
+        if not self.segmented:
+            return "NULL::VARCHAR AS segment, true AS is_total"
+        return f"{expr} AS segment, grouping({expr}) = 1 AS is_total"
+
+    def group(self, *keys: str, expr: str = "v.segment") -> str:
+        """GROUP BY `keys`, per segment and in total when there is a breakdown."""
+        if not self.segmented:
+            return f"GROUP BY {', '.join(keys)}" if keys else ""
+        inner = ", ".join((expr, *keys))
+        return f"GROUP BY GROUPING SETS (({inner}), ({', '.join(keys)}))"
