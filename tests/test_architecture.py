@@ -17,7 +17,12 @@ ALLOWED = {
     "store": ("chatlens.model", "chatlens.metrics", "chatlens.store"),
     # the read side of conversations: the interface and the fold, never ingestion
     "conversations.py": ("chatlens.model", "chatlens.store.base", "chatlens.store.schema"),
-    "visitors.py": ("chatlens.model", "chatlens.store.base", "chatlens.store.schema"),
+    "visitors.py": ("chatlens.model", "chatlens.store.base", "chatlens.store.schema", "chatlens._time"),
+    # analytics: SQL over the store interface; never ingestion, the engine's state or HTTP
+    "analytics": ("chatlens.analytics", "chatlens.model", "chatlens.store.base", "chatlens.store.schema",
+                  "chatlens._time", "chatlens.engine.skills", "chatlens.engine.uplift", "chatlens.engine.decisions"),
+    # the dashboard: pages and logins; the data comes from the analytics API
+    "dashboard": ("chatlens.dashboard", "chatlens.sites", "chatlens.store.base"),
     # the intent engine is pure: the event model and its own modules (ids for decisions)
     "engine": ("chatlens.model", "chatlens.engine", "chatlens._ids", "chatlens.metrics"),
     "intents.py": ("chatlens.engine", "chatlens.store.base", "chatlens.store.schema"),

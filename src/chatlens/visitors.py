@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
+from chatlens._time import iso
 from chatlens.model.events import SERVER_ONLY_TYPES
 from chatlens.store.base import EventQuery, EventStore
 from chatlens.store.schema import event_data
@@ -94,12 +95,6 @@ class VisitorContextReader:
 
 def _now_us() -> int:
     return int(datetime.now(timezone.utc).timestamp() * 1_000_000)
-
-
-def iso(micros: int) -> str:
-    """UTC ISO 8601 with a Z, as the rest of the read API writes times."""
-    moment = datetime.fromtimestamp(micros // 1_000_000, timezone.utc)
-    return moment.replace(microsecond=micros % 1_000_000).isoformat().replace("+00:00", "Z")
 
 
 # -- the fold ---------------------------------------------------------------------------

@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 
+from chatlens._time import iso
 from chatlens.analytics.report import Column, Report, Table, used_params
-from chatlens.analytics.scope import Scope
+from chatlens.analytics.scope import BadParameter, ReportQuery, Scope
 from chatlens.store.base import EventStore
 from chatlens.store.schema import EVENT_COLUMNS
 
@@ -113,3 +115,30 @@ def export_events(store: EventStore, scope: Scope, types: Sequence[str], fmt: st
     """Write the raw events to `path`; returns how many."""
     sql = events_sql(scope, types, fmt)
     return store.export(sql, used_params(sql, scope.params), path, fmt)
+
+
+def write_export(store: EventStore, query: ReportQuery, what: str, fmt: str, path: Path,
+                 table: str | None = None, types: Sequence[str] = ()) -> int:
+    """`chatlens export`: raw events (`what` = "events") or one table of a report
+    (`what` = its name) to `path`, the same bytes the API would send; returns the rows.
+    `fmt` json writes the whole report as the API's JSON."""
+    if what == "events":
+        if fmt not in FORMATS:
+            raise BadParameter("format", "events export as csv or parquet")
+        return export_events(store, Scope(query), types, fmt, path)
+    from chatlens.analytics import REPORTS  # the registry imports this module
+
+    if what not in REPORTS:
+        raise BadParameter("report", f"{what!r} is not one of events, {', '.join(sorted(REPORTS))}")
+    report = REPORTS[what](store, query)
+    if fmt == "json":
+        path.write_bytes(orjson.dumps(report.as_dict(iso), option=orjson.OPT_INDENT_2))
+        return sum(len(t.rows) for t in report.tables)
+    try:
+        chosen = pick_table(report, table)
+    except KeyError:
+        keys = ", ".join(["metrics", *(t.key for t in report.tables)])
+        raise BadParameter("table", f"{table!r} is not a table of {what} ({keys})") from None
+    path.write_bytes(table_csv(chosen) if fmt == "csv" else table_parquet(chosen))
+    return len(chosen.rows)
+

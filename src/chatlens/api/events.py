@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -13,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from chatlens._time import iso as iso_us
 from chatlens.api.auth import Unauthorized, require_site
 from chatlens.ingest.validate import (
     MAX_TIMESTAMP_US,
@@ -121,10 +121,7 @@ def decode_cursor(value: str) -> tuple[int, str]:
 
 
 def iso(micros: int | None) -> str | None:
-    if micros is None:
-        return None
-    moment = datetime.fromtimestamp(micros // 1_000_000, timezone.utc)
-    return moment.replace(microsecond=micros % 1_000_000).isoformat().replace("+00:00", "Z")
+    return None if micros is None else iso_us(micros)
 
 
 def event_json(row: dict[str, Any]) -> dict[str, Any]:
