@@ -20,7 +20,8 @@ ALLOWED = {
     "visitors.py": ("chatlens.model", "chatlens.store.base", "chatlens.store.schema", "chatlens._time"),
     # analytics: SQL over the store interface; never ingestion, the engine's state or HTTP
     "analytics": ("chatlens.analytics", "chatlens.model", "chatlens.store.base", "chatlens.store.schema",
-                  "chatlens._time", "chatlens.engine.skills", "chatlens.engine.uplift", "chatlens.engine.decisions"),
+                  "chatlens._time", "chatlens.engine.skills", "chatlens.engine.conditions", "chatlens.engine.uplift",
+                  "chatlens.engine.decisions"),
     # the dashboard: pages and logins; the data comes from the analytics API
     "dashboard": ("chatlens.dashboard", "chatlens.sites", "chatlens.store.base"),
     # the intent engine is pure: the event model and its own modules (ids for decisions)

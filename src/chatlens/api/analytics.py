@@ -72,7 +72,12 @@ class AnalyticsEndpoint:
         site = self.site(request)
         if isinstance(site, Response):
             return site
-        return json_response(200, {"site": site.site_id, "reports": sorted(REPORTS)})
+        viewer = None if request.headers.get("authorization") else self.auth.viewer(request)
+        sites = [site] if viewer is None else self.auth.sites_for(viewer)
+        return json_response(
+            200,
+            {"site": site.site_id, "sites": [{"site_id": s.site_id, "name": s.name} for s in sites], "reports": sorted(REPORTS)},
+        )
 
     def _query(self, site: Site, request: Request) -> ReportQuery:
         return parse_report_query(site.site_id, request.query_params, parse_timestamp)

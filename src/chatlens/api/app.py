@@ -27,6 +27,7 @@ from chatlens.api.openapi import build_openapi
 from chatlens.api.sdk import SdkScript
 from chatlens.config import Settings
 from chatlens.conversations import ConversationReader
+from chatlens.dashboard import Dashboard
 from chatlens.dashboard.auth import DashboardAuth
 from chatlens.demo import DemoShop
 from chatlens.engine.engine import IntentEngine
@@ -180,6 +181,7 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
         Route("/v1/analytics/{report}", analytics.report, methods=["GET"]),
         Route("/v1/export/events", analytics.events, methods=["GET"]),
         *DemoShop(services.sites).routes(),
+        *Dashboard(auth, trust_proxy_headers=settings.trust_proxy_headers).routes(),
         Route("/v1/events", EventsEndpoint(store, services.sites, services.writer.flush).handle, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
