@@ -32,7 +32,7 @@ def engaged(a: str = "e") -> str:
 
 
 # The page a URL stands for in content tables: without its query string and fragment.
-PAGE_SQL = "regexp_replace(url, '[?#].*$', '')"
+PAGE_SQL = "split_part(split_part(e.url, '#', 1), '?', 1)"
 
 SUMMARY = (
     ("initialized", "Interactions initialized", "int", "Visits where the widget loaded or a conversation was initialized"),
@@ -46,29 +46,31 @@ SUMMARY = (
 def engagement_report(store: EventStore, query: ReportQuery) -> Report:
     scope = Scope(query)
     report = Report("engagement", "Engagement", query)
+    # One row per visit with the widget: when it first loaded, when the visitor first engaged.
     per_visit = (
-        f"per_visit AS (SELECT {VISIT.format(a='e.')} AS visit, {scope.segment_column()} AS seg, "
+        f"per_visit AS MATERIALIZED (SELECT {VISIT.format(a='e.')} AS visit, {scope.segment_column()} AS seg, "
         f"min(e.ts) AS loaded_at, min(e.ts) FILTER (WHERE {engaged('e')}) AS used_at "
         f"FROM events e {scope.join('e')} WHERE {scope.where('e')} AND e.type IN {CHAT_TYPES_SQL} GROUP BY ALL)"
     )
+    # Headline (per segment), trend and timing from one pass over the visits.
+    sets = ["()", "(bucket)", "(weekday, hour)", *(["(seg)"] if scope.segmented else [])]
     rows = run(
         store,
-        f"{scope.with_(per_visit)} SELECT {scope.segment('seg')}, count(*) AS initialized, count(used_at) AS used "
-        f"FROM per_visit {scope.group(expr='seg')}",
+        f"{scope.with_(per_visit)} SELECT {'seg' if scope.segmented else 'NULL'} AS seg, bucket, weekday, hour, grouping(bucket) = 0 AS is_trend, "
+        f"grouping(weekday) = 0 AS is_timing, {'grouping(seg) = 1' if scope.segmented else 'true'} AS is_total, "
+        "count(*) AS initialized, count(used_at) AS used "
+        f"FROM (SELECT *, {bucket_sql(query, 'loaded_at')} AS bucket, isodow(loaded_at) AS weekday, hour(loaded_at) AS hour "
+        f"FROM per_visit) GROUP BY GROUPING SETS ({', '.join(sets)})",
         scope,
     )
-    for row in rows:
+    summary = [dict(r, segment=r["seg"]) for r in rows if not r["is_trend"] and not r["is_timing"]]
+    for row in summary:
         row["interaction_rate"] = ratio(row["used"], row["initialized"])
         row["abandoned"] = row["initialized"] - row["used"]
         row["abandonment_rate"] = ratio(row["abandoned"], row["initialized"])
-    headline(report, rows, SUMMARY)
+    headline(report, summary, SUMMARY)
 
-    trend = run(
-        store,
-        f"{scope.with_(per_visit)} SELECT {bucket_sql(query, 'loaded_at')} AS bucket, count(*) AS initialized, "
-        "count(used_at) AS used FROM per_visit GROUP BY bucket",
-        scope,
-    )
+    trend = [r for r in rows if r["is_trend"]]
     report.tables.append(
         Table(
             "trend",
@@ -80,13 +82,7 @@ def engagement_report(store: EventStore, query: ReportQuery) -> Report:
              for b, r in fill_buckets(query, trend)],
         )
     )
-
-    timing = run(
-        store,
-        f"{scope.with_(per_visit)} SELECT isodow(loaded_at) AS weekday, hour(loaded_at) AS hour, count(*) AS initialized, "
-        "count(used_at) AS used FROM per_visit GROUP BY ALL ORDER BY weekday, hour",
-        scope,
-    )
+    timing = sorted((r for r in rows if r["is_timing"]), key=lambda r: (r["weekday"], r["hour"]))
     report.tables.append(
         Table(
             "timing",
@@ -99,19 +95,31 @@ def engagement_report(store: EventStore, query: ReportQuery) -> Report:
         )
     )
 
-    # Content effectiveness: the pages of a visit, and whether the visit engaged after.
+    # Content effectiveness (the pages of a visit, and whether it engaged after the first
+    # view) and widget placement (the page type where the widget first loaded and where the
+    # visitor first engaged), from one pass over the page views.
+    views = (
+        f"views AS MATERIALIZED (SELECT {VISIT.format(a='e.')} AS visit, e.ts, e.page_type, {PAGE_SQL} AS page "
+        f"FROM events e WHERE {scope.where('e')} AND e.type = 'page_view')"
+    )
     pages = run(
         store,
-        f"{scope.with_(per_visit)}, viewed AS (SELECT {VISIT.format(a='e.')} AS visit, {PAGE_SQL} AS page, "
-        f"any_value(e.page_type) AS page_type, min(e.ts) AS first_view FROM events e WHERE {scope.where('e')} "
-        "AND e.type = 'page_view' GROUP BY ALL) "
-        "SELECT page, any_value(page_type) AS page_type, count(*) AS visits, "
-        "count(*) FILTER (WHERE p.used_at >= viewed.first_view) AS engaged_after "
-        "FROM viewed LEFT JOIN per_visit p USING (visit) GROUP BY page "
-        "ORDER BY engaged_after DESC, visits DESC, page LIMIT $limit",
+        f"{scope.with_(per_visit, views)}, "
+        "content AS (SELECT page, any_value(page_type) AS page_type, count(*) AS visits, "
+        "count(*) FILTER (WHERE p.used_at >= first_view) AS engaged_after FROM "
+        "(SELECT visit, page, any_value(page_type) AS page_type, min(ts) AS first_view FROM views GROUP BY visit, page) "
+        "LEFT JOIN per_visit p USING (visit) GROUP BY page ORDER BY engaged_after DESC, visits DESC, page LIMIT $limit), "
+        "placed AS (SELECT coalesce(v.page_type, '(unknown)') AS page_type, 'loaded' AS what FROM per_visit p "
+        "ASOF LEFT JOIN views v ON p.visit = v.visit AND p.loaded_at >= v.ts "
+        "UNION ALL SELECT coalesce(v.page_type, '(unknown)'), 'used' FROM (SELECT * FROM per_visit WHERE used_at IS NOT NULL) p "
+        "ASOF LEFT JOIN views v ON p.visit = v.visit AND p.used_at >= v.ts) "
+        "SELECT 'content' AS part, page, page_type, visits AS a, engaged_after AS b FROM content "
+        "UNION ALL SELECT 'placement', NULL, page_type, count(*) FILTER (WHERE what = 'loaded'), "
+        "count(*) FILTER (WHERE what = 'used') FROM placed GROUP BY page_type",
         scope,
         limit=query.limit,
     )
+    content = sorted((r for r in pages if r["part"] == "content"), key=lambda r: (-r["b"], -r["a"], r["page"]))
     report.tables.append(
         Table(
             "content",
@@ -119,23 +127,10 @@ def engagement_report(store: EventStore, query: ReportQuery) -> Report:
             "table",
             [Column("page", "Page", "url"), Column("page_type", "Page type", "string"), Column("visits", "Visits that viewed it"),
              Column("engaged_after", "Engaged after viewing it"), Column("rate", "Rate", "percent")],
-            [[r["page"], r["page_type"], r["visits"], r["engaged_after"], ratio(r["engaged_after"], r["visits"])] for r in pages],
+            [[r["page"], r["page_type"], r["a"], r["b"], ratio(r["b"], r["a"])] for r in content],
         )
     )
-
-    # Widget placement: the page each visit's widget loaded on and where it was used.
-    placement = run(
-        store,
-        f"{scope.with_(per_visit)}, views AS (SELECT {VISIT.format(a='e.')} AS visit, e.ts, e.page_type, {PAGE_SQL} AS page "
-        f"FROM events e WHERE {scope.where('e')} AND e.type = 'page_view'), "
-        "loaded AS (SELECT p.visit, coalesce(v.page_type, '(unknown)') AS page_type, 'loaded' AS what FROM per_visit p "
-        "ASOF LEFT JOIN views v ON p.visit = v.visit AND p.loaded_at >= v.ts), "
-        "used AS (SELECT p.visit, coalesce(v.page_type, '(unknown)') AS page_type, 'used' AS what FROM per_visit p "
-        "ASOF LEFT JOIN views v ON p.visit = v.visit AND p.used_at >= v.ts WHERE p.used_at IS NOT NULL) "
-        "SELECT page_type, count(*) FILTER (WHERE what = 'loaded') AS loaded, count(*) FILTER (WHERE what = 'used') AS used "
-        "FROM (SELECT * FROM loaded UNION ALL SELECT * FROM used) GROUP BY page_type ORDER BY loaded DESC, page_type",
-        scope,
-    )
+    placement = sorted((r for r in pages if r["part"] == "placement"), key=lambda r: (-r["a"], r["page_type"]))
     report.tables.append(
         Table(
             "placement",
@@ -143,7 +138,7 @@ def engagement_report(store: EventStore, query: ReportQuery) -> Report:
             "bar",
             [Column("page_type", "Page type", "string"), Column("loaded", "Loaded on"), Column("used", "Used on"),
              Column("rate", "Used / loaded", "percent")],
-            [[r["page_type"], r["loaded"], r["used"], ratio(r["used"], r["loaded"])] for r in placement],
+            [[r["page_type"], r["a"], r["b"], ratio(r["b"], r["a"])] for r in placement],
             "Page type of the visit's page when the widget first loaded, and when the visitor first engaged.",
         )
     )
