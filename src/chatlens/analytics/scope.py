@@ -155,7 +155,8 @@ def parse_report_query(
 
 
 # A visit: the session, or the conversation when an agent backend sent it without one.
-VISIT = "coalesce({a}session_id, 'conversation:' || {a}interaction_id)"
+# (CASE rather than coalesce: the fallback string is then only built where it is needed.)
+VISIT = "CASE WHEN {a}session_id IS NOT NULL THEN {a}session_id ELSE 'conversation:' || {a}interaction_id END"
 
 
 class Scope:

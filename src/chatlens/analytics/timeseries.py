@@ -11,8 +11,9 @@ from chatlens.analytics.scope import ReportQuery
 
 
 def bucket_sql(query: ReportQuery, column: str) -> str:
-    """SQL: the start of `column`'s bucket as epoch microseconds (UTC)."""
-    return f"epoch_us(date_trunc('{query.interval}', {column}))"
+    """SQL: the start of `column`'s bucket as epoch microseconds. Plain arithmetic on UTC
+    microseconds: the same whatever the connection's time zone, and cheaper than date_trunc."""
+    return f"(epoch_us({column}) // {query.interval_us}) * {query.interval_us}"
 
 
 def _start(us: int, interval: str) -> dt.datetime:

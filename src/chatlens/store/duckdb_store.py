@@ -71,6 +71,7 @@ class DuckDBStore:
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._local.cursor = self._con.cursor()
+            cur.execute("SET TimeZone = 'UTC'")  # a setting of each connection: hours and days are UTC's
         return cur
 
     def close(self) -> None:
