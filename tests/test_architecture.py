@@ -27,6 +27,10 @@ ALLOWED = {
     # the intent engine is pure: the event model and its own modules (ids for decisions)
     "engine": ("chatlens.model", "chatlens.engine", "chatlens._ids", "chatlens.metrics"),
     "intents.py": ("chatlens.engine", "chatlens.store.base", "chatlens.store.schema"),
+    # `chatlens demo` feeds the server's own pipeline in-process: besides cli, the one
+    # module that imports api (build_services); the concrete store still comes from cli
+    "demo/generate.py": ("chatlens.api.app", "chatlens.config", "chatlens.demo", "chatlens.ingest.pipeline",
+                         "chatlens.store.base", "chatlens.store.writer"),
 }
 
 

@@ -86,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--db", default=DEFAULT_DB)
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=cmd_site_list)
+
+    demo = commands.add_parser("demo", help="fill a database with realistic demo traffic (docs/demo-data.md)")
+    demo.add_argument("--visitors", type=int, default=2000, metavar="N", help="visitors to simulate (default 2000)")
+    demo.add_argument("--days", type=int, default=30, metavar="D", help="spread over the last D days (default 30)")
+    demo.add_argument("--db", default=DEFAULT_DB, metavar="PATH", help=f"DuckDB file (default ./{DEFAULT_DB}); not while a server uses it")
+    demo.add_argument("--seed", type=int, default=1, metavar="S", help="the same seed gives the same traffic (default 1)")
+    demo.set_defaults(handler=cmd_demo)
     return parser
 
 
@@ -132,6 +139,49 @@ def cmd_skills(args: argparse.Namespace) -> int:
         return 2
     for skill in sorted(skill_set.skills, key=lambda s: s.priority):
         print(f"{skill.priority}\t{skill.name}\t{len(skill.steps)} steps\t{skill.description}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if not 1 <= args.visitors <= 1_000_000:
+        raise CliError("--visitors: give a number from 1 to 1000000")
+    if not 1 <= args.days <= 365:
+        raise CliError("--days: give a number from 1 to 365")
+    from chatlens.demo.generate import DEMO_SITE, demo_site, run_demo  # loads the server's parts
+
+    db = Path(args.db)
+    try:
+        store = DuckDBStore(db)
+    except StoreError as exc:
+        if "in use" in str(exc):  # `chatlens demo` writes the file itself, as a server would
+            raise StoreError(f"{exc}. chatlens demo writes to the database directly: stop the server first") from None
+        raise
+    try:
+        site, created = demo_site(store)
+        if created is not None:
+            print(f"Created the site {DEMO_SITE!r} for the demo data:")
+            _print_created(created, script_base=None)
+        else:
+            print(f"The site {DEMO_SITE!r} exists (site id {site.site_id}): adding the demo data to it.")
+        print(f"Simulating {args.visitors:,} visitors over the last {args.days} days (seed {args.seed}) into {db}...",
+              flush=True)
+        result = run_demo(
+            store,
+            Settings(db_path=db, rate_limit_per_minute=0),  # a visitor's month arrives in seconds
+            site,
+            visitors=args.visitors,
+            days=args.days,
+            seed=args.seed,
+            progress=sys.stderr,
+        )
+    finally:
+        store.close()
+    offers = f"{result.offers:,} offers ({result.offers_shown:,} shown, {result.offers_accepted:,} accepted)"
+    print(f"Done in {result.seconds:.1f} s: {result.visitors:,} visitors, {result.visits:,} visits, "
+          f"{result.events:,} events stored, {result.conversations:,} conversations "
+          f"({result.agent_chats:,} with an agent), {offers}, {result.purchases:,} purchases.")
+    key = "the secret key above" if created is not None else f"the secret key of site {site.site_id} (shown when it was created)"
+    print(f"Next: chatlens serve --db {db}, then open http://127.0.0.1:8000/ and log in with {key}.")
     return 0
 
 
