@@ -93,7 +93,62 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--db", default=DEFAULT_DB, metavar="PATH", help=f"DuckDB file (default ./{DEFAULT_DB}); not while a server uses it")
     demo.add_argument("--seed", type=int, default=1, metavar="S", help="the same seed gives the same traffic (default 1)")
     demo.set_defaults(handler=cmd_demo)
+
+    export = commands.add_parser("export", help="write raw events or a report's table as CSV, Parquet or JSON (docs/analytics.md)")
+    export.add_argument("what", metavar="WHAT", help="events, or a report: " + ", ".join(_report_names()))
+    export.add_argument("--db", default=DEFAULT_DB, help="DuckDB file; not while a server uses it (use the API then)")
+    export.add_argument("--site", metavar="ID", help="the site (default: the only or first one)")
+    export.add_argument("--from", dest="since", metavar="TIME", help="ISO 8601 or epoch ms (default: 30 days ago)")
+    export.add_argument("--to", dest="until", metavar="TIME", help="ISO 8601 or epoch ms, exclusive (default: now)")
+    export.add_argument("--filter", action="append", default=[], metavar="NAME=VALUE",
+                        help="device, source, language, page_type, url or trait.NAME (repeat)")
+    export.add_argument("--breakdown", metavar="DIMENSION")
+    export.add_argument("--table", metavar="KEY", help="which table of the report (default: its headline metrics)")
+    export.add_argument("--type", action="append", default=[], metavar="TYPE", help="events only: these types (repeat)")
+    export.add_argument("--format", choices=("csv", "parquet", "json"), default="csv")
+    export.add_argument("-o", "--output", metavar="FILE", help="default: chatlens-SITE-WHAT[-TABLE].FORMAT here")
+    export.set_defaults(handler=cmd_export)
     return parser
+
+
+def _report_names() -> list[str]:
+    from chatlens.analytics import REPORTS
+
+    return sorted(REPORTS)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from chatlens.analytics import BadParameter, parse_report_query
+    from chatlens.analytics.export import write_export
+    from chatlens.ingest.validate import parse_timestamp
+
+    params: dict[str, str] = {}
+    for item in args.filter:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CliError(f"--filter {item!r}: give NAME=VALUE, e.g. device=mobile")
+        params[name] = value
+    for name, value in (("from", args.since), ("to", args.until), ("breakdown", args.breakdown)):
+        if value:
+            params[name] = value
+    store = DuckDBStore(args.db)
+    try:
+        sites = store.list_sites()
+        site = next((s for s in sites if s.site_id == args.site), None) if args.site else (sites[0] if sites else None)
+        if site is None:
+            known = ", ".join(s.site_id for s in sites) or "none yet"
+            raise CliError(f"--site {args.site}: no such site (sites: {known})" if args.site else "no site yet: nothing to export")
+        try:
+            query = parse_report_query(site.site_id, params, parse_timestamp)
+            suffix = f"-{args.table}" if args.table and args.what != "events" else ""
+            output = Path(args.output or f"chatlens-{site.site_id}-{args.what}{suffix}.{args.format}")
+            rows = write_export(store, query, args.what, args.format, output, table=args.table, types=args.type)
+        except BadParameter as exc:
+            raise CliError(str(exc)) from None
+    finally:
+        store.close()
+    print(f"{output}: {rows:,} rows", file=sys.stderr)
+    return 0
 
 
 def cmd_site_create(args: argparse.Namespace) -> int:
