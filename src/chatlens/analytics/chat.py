@@ -1,0 +1,397 @@
+"""Chat (references 001 and 002): how far visitors get with the widget, and what became of
+the conversations they started.
+
+**Funnel, per visit** (analytics/scope.py). Each step is the furthest a visit got; an event
+counts for its own step and the steps it implies, so the funnel is monotone even when a
+widget does not send every event:
+
+| step | reached by |
+|---|---|
+| loaded | `CHAT_LOADED`, `chat.ready`, or any other widget, lifecycle or conversation event (as engagement's *initialized*) |
+| visible | `CHAT_VISIBLE` |
+| opened | `chat.opened` (also implied by `chat.cancelled`, `chat.closed`) |
+| submitted | `chat.submitted` (also implied by `chat.rejected`) |
+| started | `chat.started`, `CONTACT_STARTED` (also implied by `TRANSFER_TO_QUEUE`, `CONTACT_ENDED`) |
+| agent connected | `CONNECT_TO_AGENT` (also implied by `chat.completed`: 002 completes only after an agent) |
+| completed | `chat.completed` |
+
+A step's *visits* are the visits whose furthest step is that one or a later one; *dropped*
+= the previous step's visits - this step's, *dropped %* = dropped / previous x 100,
+*conversion* = visits / loaded x 100.
+
+**Conversations** are the interaction ids (the `interaction_id` column) that have a
+lifecycle (`chat.*`) or `conversation` event in the scope: the conversations
+`GET /v1/conversations` knows. Their other events (widget events whose `contactId` is the
+interaction id, messages, attachments) count for them; only events in the range count.
+*Reported* values are those of the 002 metadata block of the conversation's outcome
+events (`chat.cancelled`, `chat.rejected`, `chat.completed`): the block is cumulative, so
+these carry the final counters (`chat.closed` repeats them; earlier stages precede them);
+a value is the largest any of them reported, `false` counting as none.
+
+- *started*: a `chat.started` or `CONTACT_STARTED`;
+- *completed*: a `chat.completed`; *completion rate* = completed / started x 100;
+- *agent connected*: a `CONNECT_TO_AGENT`, or a reported `numAgents` > 0 or `agentReached`;
+- *cancelled*: a `chat.cancelled` and no agent connected (the visitor left before an
+  agent: 002's "changed their mind" and "gave up waiting");
+- *abandoned*: started and cancelled; *abandonment rate* = abandoned / started x 100;
+- *rejected*: a `chat.rejected` (the chat failed to start); *rejection rate* = rejected /
+  (started + rejected) x 100, the share of chat starts that failed;
+- *transferred*: started and a `TRANSFER_TO_QUEUE`; *transfer rate* = transferred / started x 100;
+- *wait for an agent* (ms): as the conversation fold computes `waitingForAgent`: the
+  earliest client time (`client_ts`, in ms) of a `CONNECT_TO_AGENT` - that of a
+  `chat.started`, when both exist and it is not negative; otherwise the reported
+  `waitingForAgent`. Percentiles p50/p90/p99 (linear interpolation) over the
+  conversations that have one;
+- *elapsed* (ms): as the fold computes `elapsed`: the earliest client time of a
+  `chat.completed` (else of a `chat.cancelled`) - that of a `chat.started`, when not
+  negative; otherwise the reported `elapsed`. Percentiles p50/p90;
+- *messages* of a conversation: for each sender (user, agent, system) the number of its
+  `message` events, or, when there are none from that sender, the reported count
+  (`userMessages`, `agentMessages`, `systemMessages`), summed. *Messages* is the total over
+  conversations; *messages per conversation* (mean and p50) is taken over the
+  conversations with at least one message;
+- *files*: per conversation its `attachment` events, or, when there are none, the reported
+  `filesUploaded`; summed;
+- *with errors*: conversations whose outcome events reported a non-empty `errors` array;
+  the *top errors* table counts, per error code, the conversations that reported it.
+
+Where the conversation's stages follow 002's paths (no anomalies), these values are those
+of the 002 metadata block of `GET /v1/conversations/{id}`; the report does not replay the
+state machine, so for a conversation with a stage out of order it takes the earliest event
+of each stage.
+
+**Scenarios** (002): each conversation is put in the first that matches: *failed to start*
+(rejected), *completed*, *gave up waiting* (started, then cancelled), *changed their mind*
+(cancelled without starting), else *no end yet* (no cancelled, rejected or completed stage
+in the range).
+
+**Trend**: started, completed, cancelled and rejected conversations per bucket of the time
+(`ts`) of the conversation's first event of that kind.
+
+One query computes everything, each table a tagged part (`part`) of a `UNION ALL BY
+NAME`; it reads `events` three times, each time only the columns and types it needs: per
+visit (funnel), per conversation (stages, times, events) and the outcome events' metadata
+(the only JSON it parses). Two narrow scans cost less than materializing the chat events.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from chatlens.analytics.engagement import CHAT_TYPES_SQL
+from chatlens.analytics.report import Column, Report, Table, headline, ratio, run
+from chatlens.analytics.scope import ReportQuery, Scope
+from chatlens.analytics.timeseries import bucket_sql, fill_buckets
+from chatlens.model.events import LIFECYCLE_STAGES
+from chatlens.model.lifecycle import SCENARIOS
+from chatlens.store.base import EventStore
+
+FUNNEL: tuple[tuple[str, str], ...] = (
+    ("loaded", "Chat loaded"),
+    ("visible", "Chat visible"),
+    ("opened", "Chat opened"),
+    ("submitted", "Form submitted"),
+    ("started", "Chat started"),
+    ("agent", "Agent connected"),
+    ("completed", "Chat completed"),
+)
+# event type -> the furthest funnel step it shows (index into FUNNEL); others: 0 (loaded)
+_STEP_OF = {
+    "CHAT_VISIBLE": 1,
+    "chat.opened": 2,
+    "chat.cancelled": 2,
+    "chat.closed": 2,
+    "chat.submitted": 3,
+    "chat.rejected": 3,
+    "chat.started": 4,
+    "CONTACT_STARTED": 4,
+    "TRANSFER_TO_QUEUE": 4,
+    "CONTACT_ENDED": 4,
+    "CONNECT_TO_AGENT": 5,
+    "chat.completed": 6,
+}
+_STEP_SQL = "CASE type " + " ".join(f"WHEN '{t}' THEN {n}" for t, n in _STEP_OF.items()) + " ELSE 0 END"
+
+# The metadata fields read from outcome events, in this order (1-based in SQL lists).
+_MD = ("waitingForAgent", "elapsed", "userMessages", "agentMessages", "systemMessages", "filesUploaded",
+       "numAgents", "agentReached", "errors")
+# Reported metadata is read from the outcome stages only: the block is cumulative, so
+# they carry the final counters (`closed` repeats them), and parsing the JSON of every
+# lifecycle event would cost more than the rest of the report.
+OUTCOME_STAGES = ("cancelled", "rejected", "completed")
+_OUTCOME_TYPES_SQL = "(" + ", ".join(f"'chat.{s}'" for s in OUTCOME_STAGES) + ")"
+# The events a conversation's KPIs are made of (the others, such as ratings and session
+# logs, are left out of its scan).
+_CONVERSATION_TYPES_SQL = "(" + ", ".join(
+    f"'{t}'" for t in (*(f"chat.{s}" for s in LIFECYCLE_STAGES), "conversation", "CONTACT_STARTED", "TRANSFER_TO_QUEUE",
+                       "CONNECT_TO_AGENT", "message", "attachment")
+) + ")"
+_MD_PATHS = "[" + ", ".join(f"'$.metadata.{name}'" for name in _MD) + "]"
+
+
+# Wait histogram: (label, lower bound ms inclusive, upper bound ms exclusive or None)
+WAIT_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    ("< 10 s", 0, 10_000),
+    ("10-30 s", 10_000, 30_000),
+    ("30-60 s", 30_000, 60_000),
+    ("1-2 min", 60_000, 120_000),
+    ("2-5 min", 120_000, 300_000),
+    ("≥ 5 min", 300_000, None),
+)
+SCENARIO_LABELS = {
+    "failed_to_start": "Failed to start",
+    "completed": "Completed",
+    "gave_up_waiting": "Gave up waiting",
+    "changed_mind": "Changed their mind",
+    "no_end": "No end yet",
+}
+# Scenario of a `cvx` row by the stages it reached, in order of precedence.
+_SCENARIO_SQL = (
+    "CASE WHEN rejected_at IS NOT NULL THEN 'failed_to_start' WHEN completed_at IS NOT NULL THEN 'completed' "
+    "WHEN any_cancelled_at IS NOT NULL AND started_at IS NOT NULL THEN 'gave_up_waiting' "
+    "WHEN any_cancelled_at IS NOT NULL THEN 'changed_mind' ELSE 'no_end' END"
+)
+
+SUMMARY = (
+    ("loaded", "Visits with the chat", "int", "Visits where the chat loaded (first funnel step)"),
+    ("started_visits", "Visits that started a chat", "int", "Visits whose furthest funnel step is started or later"),
+    ("visit_conversion", "Visit conversion", "percent", "started visits / loaded visits x 100"),
+    ("conversations", "Conversations", "int", "Interaction ids with a lifecycle or conversation event"),
+    ("started", "Chats started", "int", "Conversations with chat.started or CONTACT_STARTED"),
+    ("completed", "Chats completed", "int", "Conversations with chat.completed"),
+    ("completion_rate", "Completion rate", "percent", "completed / started x 100"),
+    ("agent_connected", "Agent connected", "int", "Conversations with CONNECT_TO_AGENT, or metadata numAgents > 0 or agentReached"),
+    ("cancelled", "Cancelled before an agent", "int", "Conversations with chat.cancelled and no agent connected"),
+    ("abandoned", "Abandoned", "int", "Started conversations cancelled before an agent connected"),
+    ("abandonment_rate", "Abandonment rate", "percent", "abandoned / started x 100"),
+    ("rejected", "Failed to start", "int", "Conversations with chat.rejected"),
+    ("rejection_rate", "Rejection rate", "percent", "rejected / (started + rejected) x 100"),
+    ("transferred", "Transferred to a queue", "int", "Started conversations with TRANSFER_TO_QUEUE"),
+    ("transfer_rate", "Transfer rate", "percent", "transferred / started x 100"),
+    ("wait_p50", "Wait for an agent (p50)", "ms", "Median of waitingForAgent over conversations that have one"),
+    ("wait_p90", "Wait for an agent (p90)", "ms", "90th percentile of waitingForAgent"),
+    ("wait_p99", "Wait for an agent (p99)", "ms", "99th percentile of waitingForAgent"),
+    ("elapsed_p50", "Chat length (p50)", "ms", "Median of elapsed (start to completed or cancelled)"),
+    ("elapsed_p90", "Chat length (p90)", "ms", "90th percentile of elapsed"),
+    ("messages", "Messages", "int", "Per sender: message events, else the largest reported counter; summed"),
+    ("messages_mean", "Messages per conversation", "number", "Mean of messages over conversations with at least one"),
+    ("messages_p50", "Messages per conversation (p50)", "number", "Median of messages over conversations with at least one"),
+    ("files", "Files", "int", "Per conversation: attachment events, else the largest reported filesUploaded; summed"),
+    ("with_errors", "Conversations with errors", "int", "Conversations whose metadata reported a non-empty errors array"),
+)
+
+
+def _per_conversation(scope: Scope) -> list[str]:
+    """CTEs: `pv`, one row per visit with its furthest funnel step; `cm`, the reported
+    metadata per conversation (outcome events only); `ca`, per conversation its stages,
+    times and event counts; `cv` joins the two, and `cvx` adds what is derived."""
+    source = f"FROM events e {scope.join('e')} WHERE {scope.where('e')}"
+    pv = (
+        f"pv AS (SELECT any_value({scope.segment_column()}) AS seg, max({_STEP_SQL}) AS furthest {source} "
+        f"AND e.type IN {CHAT_TYPES_SQL} GROUP BY e.session_id, CASE WHEN e.session_id IS NULL THEN e.interaction_id END)"
+    )
+
+    def first(kind: str, column: str = "ts") -> str:
+        return f"min({column}) FILTER (WHERE type = '{kind}')"
+
+    def first_ms(*kinds: str) -> str:
+        return "epoch_ms(coalesce(" + ", ".join(first(k, "client_ts") for k in kinds) + "))"
+
+    def reported(name: str) -> str:
+        return f"max(try_cast(md[{_MD.index(name) + 1}] AS BIGINT)) AS r_{name}"
+
+    def counted(events: str, counter: str) -> str:
+        return f"CASE WHEN {events} > 0 THEN {events} ELSE coalesce(r_{counter}, 0) END"
+
+    def sender_count(sender: str) -> str:
+        return f"count(*) FILTER (WHERE type = 'message' AND sender = '{sender}') AS n_{sender}"
+
+    errors = f"md[{_MD.index('errors') + 1}]"
+    cm = (
+        "cm AS (SELECT conv, " + ", ".join(reported(n) for n in _MD if n != "errors")
+        + f", list({errors}) FILTER (WHERE {errors} LIKE '[_%]') AS error_lists "
+        f"FROM (SELECT e.interaction_id AS conv, json_extract_string(e.properties, {_MD_PATHS}) AS md "
+        f"{source} AND e.type IN {_OUTCOME_TYPES_SQL}) GROUP BY conv)"
+    )
+    ca = (
+        f"ca AS (SELECT conv, {'arg_min(seg, ts)' if scope.segmented else 'NULL::VARCHAR'} AS seg, "
+        "min(ts) FILTER (WHERE type IN ('chat.started', 'CONTACT_STARTED')) AS started_at, "
+        f"{first('chat.completed')} AS completed_at, {first('chat.rejected')} AS rejected_at, "
+        f"{first('chat.cancelled')} AS any_cancelled_at, bool_or(type = 'TRANSFER_TO_QUEUE') AS queued, "
+        "bool_or(type = 'CONNECT_TO_AGENT') AS connected, "
+        f"{first_ms('chat.started')} AS started_ms, {first_ms('CONNECT_TO_AGENT')} AS agent_ms, "
+        f"{first_ms('chat.completed', 'chat.cancelled')} AS end_ms, "
+        f"{sender_count('user')}, {sender_count('agent')}, {sender_count('system')}, "
+        "count(*) FILTER (WHERE type = 'attachment') AS n_files "
+        f"FROM (SELECT e.interaction_id AS conv, {scope.segment_column()} AS seg, e.type, e.ts, e.client_ts, e.sender "
+        f"{source} AND e.type IN {_CONVERSATION_TYPES_SQL} AND e.interaction_id IS NOT NULL) "
+        "GROUP BY conv HAVING bool_or(type LIKE 'chat.%' OR type = 'conversation'))"
+    )
+    cv = (
+        "cv AS MATERIALIZED (SELECT conv, seg, started_at, completed_at, rejected_at, any_cancelled_at, queued, "
+        "connected OR coalesce(r_numAgents > 0 OR r_agentReached > 0, false) AS agent, started_ms, agent_ms, end_ms, "
+        "r_waitingForAgent AS reported_wait, r_elapsed AS reported_elapsed, "
+        f"{counted('n_user', 'userMessages')} + {counted('n_agent', 'agentMessages')} + {counted('n_system', 'systemMessages')} AS messages, "
+        f"{counted('n_files', 'filesUploaded')} AS files, error_lists "
+        "FROM ca LEFT JOIN cm USING (conv))"
+    )
+    # Derived per conversation: what the headline and the tables count.
+    cvx = (
+        "cvx AS (SELECT *, CASE WHEN any_cancelled_at IS NOT NULL AND NOT agent THEN any_cancelled_at END AS cancelled_at, "
+        "CASE WHEN agent_ms >= started_ms THEN agent_ms - started_ms ELSE reported_wait END AS wait_ms, "
+        "CASE WHEN end_ms >= started_ms THEN end_ms - started_ms ELSE reported_elapsed END AS elapsed_ms, "
+        "coalesce(len(error_lists), 0) > 0 AS has_errors FROM cv)"
+    )
+    return [pv, cm, ca, cv, cvx]
+
+
+def chat_report(store: EventStore, query: ReportQuery) -> Report:
+    scope = Scope(query)
+    report = Report("chat", "Chat funnel and conversations", query)
+    steps = ", ".join(f"count(*) FILTER (WHERE furthest >= {i}) AS step_{key}" for i, (key, _) in enumerate(FUNNEL))
+    started = "started_at IS NOT NULL"
+    waits = ", ".join(
+        f"count(*) FILTER (WHERE wait_ms >= {low}{f' AND wait_ms < {high}' if high else ''}) AS wait_{i}"
+        for i, (_, low, high) in enumerate(WAIT_BUCKETS)
+    )
+    scenarios = ", ".join(
+        f"count(*) FILTER (WHERE {_SCENARIO_SQL} = '{name}') AS scenario_{name}" for name in SCENARIO_LABELS
+    )
+    bucket = bucket_sql(query, "{}")
+    trend_parts = " UNION ALL ".join(
+        f"SELECT {bucket.format(column)} AS bucket, '{kind}' AS kind FROM cvx WHERE {column} IS NOT NULL"
+        for kind, column in (("started", "started_at"), ("completed", "completed_at"), ("cancelled", "cancelled_at"),
+                             ("rejected", "rejected_at"))
+    )
+    sql = (
+        f"{scope.with_(*_per_conversation(scope))} "
+        f"SELECT 'visits' AS part, {scope.segment('seg')}, {steps} FROM pv {scope.group(expr='seg')} "
+        "UNION ALL BY NAME "
+        f"SELECT 'conversations' AS part, {scope.segment('seg')}, count(*) AS conversations, "
+        f"count(*) FILTER (WHERE {started}) AS started, count(*) FILTER (WHERE completed_at IS NOT NULL) AS completed, "
+        "count(*) FILTER (WHERE agent) AS agent_connected, count(cancelled_at) AS cancelled, "
+        f"count(*) FILTER (WHERE {started} AND cancelled_at IS NOT NULL) AS abandoned, "
+        "count(*) FILTER (WHERE rejected_at IS NOT NULL) AS rejected, "
+        f"count(*) FILTER (WHERE {started} AND queued) AS transferred, "
+        "round(quantile_cont(wait_ms, 0.5)) AS wait_p50, round(quantile_cont(wait_ms, 0.9)) AS wait_p90, "
+        "round(quantile_cont(wait_ms, 0.99)) AS wait_p99, round(quantile_cont(elapsed_ms, 0.5)) AS elapsed_p50, "
+        "round(quantile_cont(elapsed_ms, 0.9)) AS elapsed_p90, coalesce(sum(messages), 0) AS messages, "
+        "round(avg(messages) FILTER (WHERE messages > 0), 2) AS messages_mean, "
+        "quantile_cont(messages, 0.5) FILTER (WHERE messages > 0) AS messages_p50, "
+        "coalesce(sum(files), 0) AS files, count(*) FILTER (WHERE has_errors) AS with_errors, "
+        f"count(wait_ms) AS waited, {waits}, {scenarios} FROM cvx {scope.group(expr='seg')} "
+        "UNION ALL BY NAME "
+        f"SELECT 'trend' AS part, bucket, count(*) FILTER (WHERE kind = 'started') AS t_started, "
+        "count(*) FILTER (WHERE kind = 'completed') AS t_completed, count(*) FILTER (WHERE kind = 'cancelled') AS t_cancelled, "
+        f"count(*) FILTER (WHERE kind = 'rejected') AS t_rejected FROM ({trend_parts}) GROUP BY bucket "
+        "UNION ALL BY NAME "
+        "SELECT 'errors' AS part, code, count(DISTINCT conv) AS code_conversations FROM "
+        "(SELECT conv, unnest(json_extract_string(error_list, '$[*]')) AS code FROM "
+        "(SELECT conv, unnest(error_lists) AS error_list FROM cv WHERE len(error_lists) > 0)) GROUP BY code"
+    )
+    parts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in run(store, sql, scope):
+        parts[row["part"]].append(row)
+
+    # Headline: the visit funnel and the conversation KPIs, per segment.
+    merged: dict[tuple[Any, bool], dict[str, Any]] = {}
+    for row in parts["visits"] + parts["conversations"]:
+        target = merged.setdefault((row["segment"], row["is_total"]), {"segment": row["segment"], "is_total": row["is_total"]})
+        target.update({k: v for k, v in row.items() if v is not None})
+    for row in merged.values():
+        # a segment seen in one part only: its counts in the other are 0
+        row.update({k: 0 for k, _, kind, _ in SUMMARY if kind == "int" and k not in row})
+        row["loaded"] = row.get("step_loaded", 0)
+        row["started_visits"] = row.get("step_started", 0)
+        row["visit_conversion"] = ratio(row["started_visits"], row["loaded"])
+        for key in ("wait_p50", "wait_p90", "wait_p99", "elapsed_p50", "elapsed_p90"):
+            if row.get(key) is not None:
+                row[key] = int(row[key])
+        started_n = row.get("started", 0)
+        row["completion_rate"] = ratio(row.get("completed", 0), started_n)
+        row["abandonment_rate"] = ratio(row.get("abandoned", 0), started_n)
+        row["transfer_rate"] = ratio(row.get("transferred", 0), started_n)
+        row["rejection_rate"] = ratio(row.get("rejected", 0), started_n + row.get("rejected", 0))
+    headline(report, list(merged.values()), SUMMARY)
+    total = next((r for r in merged.values() if r["is_total"]), {})
+
+    funnel_rows = []
+    previous = None
+    loaded = total.get("step_loaded", 0)
+    for key, label in FUNNEL:
+        visits = total.get(f"step_{key}", 0)
+        dropped = None if previous is None else previous - visits
+        funnel_rows.append([key, label, visits, dropped, None if previous is None else ratio(dropped, previous),
+                            ratio(visits, loaded)])
+        previous = visits
+    report.tables.append(
+        Table(
+            "funnel",
+            "Chat funnel (visits)",
+            "funnel",
+            [Column("step", "Step", "string"), Column("label", "Label", "string"), Column("visits", "Visits"),
+             Column("dropped", "Dropped"), Column("dropped_pct", "Dropped %", "percent"),
+             Column("conversion", "Conversion from loaded", "percent")],
+            funnel_rows,
+            "Visits whose furthest step is this one or later; dropped from the previous step; conversion from loaded.",
+        )
+    )
+
+    report.tables.append(
+        Table(
+            "trend",
+            "Conversations over time",
+            "line",
+            [Column("bucket", "Time", "datetime" if query.interval == "hour" else "date"), Column("started", "Started"),
+             Column("completed", "Completed"), Column("cancelled", "Cancelled before an agent"),
+             Column("rejected", "Failed to start")],
+            [[b, r.get("t_started", 0), r.get("t_completed", 0), r.get("t_cancelled", 0), r.get("t_rejected", 0)]
+             for b, r in fill_buckets(query, parts["trend"])],
+            "Each conversation in the bucket of its first event of that kind.",
+        )
+    )
+
+    waited = total.get("waited", 0)
+    report.tables.append(
+        Table(
+            "wait",
+            "Wait for an agent",
+            "bar",
+            [Column("range", "Wait", "string"), Column("conversations", "Conversations"), Column("share", "Share", "percent")],
+            [[label, total.get(f"wait_{i}", 0), ratio(total.get(f"wait_{i}", 0), waited)]
+             for i, (label, _, _) in enumerate(WAIT_BUCKETS)],
+            "Conversations by their wait for an agent (waitingForAgent); share of those with a wait.",
+        )
+    )
+
+    conversations = total.get("conversations", 0)
+    report.tables.append(
+        Table(
+            "scenarios",
+            "Outcomes by scenario (002)",
+            "bar",
+            [Column("scenario", "Scenario", "string"), Column("label", "Label", "string"), Column("path", "Path", "string"),
+             Column("conversations", "Conversations"), Column("share", "Share", "percent")],
+            [[name, label, " → ".join(SCENARIOS[name]) if name in SCENARIOS else "",
+              total.get(f"scenario_{name}", 0), ratio(total.get(f"scenario_{name}", 0), conversations)]
+             for name, label in SCENARIO_LABELS.items()],
+            "Each conversation in the first scenario its stages match: failed to start (rejected), completed, "
+            "gave up waiting (started and cancelled), changed their mind (cancelled without starting), else no end yet.",
+        )
+    )
+
+    with_errors = total.get("with_errors", 0)
+    errors = sorted(parts["errors"], key=lambda r: (-r["code_conversations"], r["code"]))[: query.limit]
+    report.tables.append(
+        Table(
+            "errors",
+            "Top error codes",
+            "bar",
+            [Column("code", "Error code", "string"), Column("conversations", "Conversations"),
+             Column("share", "Share of conversations with errors", "percent")],
+            [[r["code"], r["code_conversations"], ratio(r["code_conversations"], with_errors)] for r in errors],
+            "Error codes reported in the lifecycle metadata's errors arrays; a conversation counts once per code.",
+        )
+    )
+    return report
