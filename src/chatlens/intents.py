@@ -52,7 +52,9 @@ class DecisionReader:
 
     def report(self, site_id: str, since_us: int, until_us: int, now_us: int) -> list[dict[str, Any]]:
         """Blocking. Per skill: the funnel of decisions made in [since, until), blocked
-        reasons, and the offered-vs-held-out lift."""
+        reasons, and the offered-vs-held-out lift, folded in Python. GET /v1/intents
+        computes the same numbers in SQL (analytics/intents.py); this is the reference
+        its tests compare it with (tests/analytics/test_intents_report.py)."""
         self.flush()
         decisions = list(self._rows(EventQuery(site_id, types=("decision",), since_us=since_us, until_us=until_us)))
         visitors = {d.visitor_id for d in decisions}

@@ -13,6 +13,7 @@ accepted; an admin login picks the site with `site=`.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from chatlens.analytics import REPORTS, BadParameter, ReportQuery, Scope, parse_report_query
+from chatlens.analytics import REPORTS, BadParameter, ReportFunction, ReportQuery, Scope, parse_report_query
 from chatlens.analytics.export import FORMATS, export_events, pick_table, table_csv, table_parquet
 from chatlens.api._http import error_body
 from chatlens.api.auth import Unauthorized, require_site
@@ -31,14 +32,21 @@ from chatlens.ingest.validate import parse_timestamp
 from chatlens.model.events import EVENT_TYPES
 from chatlens.sites import SiteRegistry
 from chatlens.store.base import EventStore, Site
-from collections.abc import Callable
 
 _MEDIA = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
 class AnalyticsEndpoint:
-    def __init__(self, store: EventStore, sites: SiteRegistry, auth: DashboardAuth, flush: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        sites: SiteRegistry,
+        auth: DashboardAuth,
+        flush: Callable[[], None],
+        reports: Mapping[str, ReportFunction] = REPORTS,
+    ) -> None:
         self.store = store
+        self.reports = reports  # REPORTS, some bound to the server's configuration
         self.sites = sites
         self.auth = auth
         self.flush = flush  # loads journaled events, so a report sees all that was acknowledged
@@ -76,7 +84,7 @@ class AnalyticsEndpoint:
         sites = [site] if viewer is None else self.auth.sites_for(viewer)
         return json_response(
             200,
-            {"site": site.site_id, "sites": [{"site_id": s.site_id, "name": s.name} for s in sites], "reports": sorted(REPORTS)},
+            {"site": site.site_id, "sites": [{"site_id": s.site_id, "name": s.name} for s in sites], "reports": sorted(self.reports)},
         )
 
     def _query(self, site: Site, request: Request) -> ReportQuery:
@@ -87,9 +95,9 @@ class AnalyticsEndpoint:
         if isinstance(site, Response):
             return site
         name = request.path_params["report"]
-        function = REPORTS.get(name)
+        function = self.reports.get(name)
         if function is None:
-            return json_response(404, error_body("unknown_report", f"report: {name!r} is not one of {', '.join(sorted(REPORTS))}"))
+            return json_response(404, error_body("unknown_report", f"report: {name!r} is not one of {', '.join(sorted(self.reports))}"))
         fmt = request.query_params.get("format", "json")
         if fmt not in ("json", *FORMATS):
             return json_response(400, error_body("bad_parameter", "format: must be json, csv or parquet"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -15,6 +16,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from chatlens.analytics import REPORTS
+from chatlens.analytics.intents import intents_report
+from chatlens.analytics.results import results_report
 from chatlens.api.agentsight import AgentSightAPI
 from chatlens.api.analytics import AnalyticsEndpoint
 from chatlens.api.batch import BatchEndpoint, NoopEndpoint
@@ -165,7 +169,12 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
     visitors = VisitorsEndpoint(services.visitors, services.sites)
     engagement = EngagementEndpoint(services.decisions, services.engine, services.sites)
     auth = DashboardAuth(services.sites, store.server_secret("dashboard"), settings.admin_password)
-    analytics = AnalyticsEndpoint(store, services.sites, auth, services.writer.flush)
+    reports = {
+        **REPORTS,  # the two that depend on the server's configuration, bound to it:
+        "results": functools.partial(results_report, data_keys=services.conversations.data_keys),
+        "intents": functools.partial(intents_report, policy=services.engine.policy, skills=services.decisions.skills.names),
+    }
+    analytics = AnalyticsEndpoint(store, services.sites, auth, services.writer.flush, reports)
     routes = [
         Route("/v1/batch", batch, methods=["POST", "OPTIONS"]),
         Route("/v1/server/batch", server_batch.handle, methods=["POST"]),
