@@ -18,6 +18,23 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
+_SCOPE_PARAMETERS = [
+    {"name": n, "in": "query", "schema": {"type": "string"}, "description": d}
+    for n, d in (
+        ("from", "ISO 8601 or epoch ms; default 30 days ago"),
+        ("to", "Exclusive; default now"),
+        ("device", "desktop, mobile, tablet (comma-separated)"),
+        ("source", "The channel: web, mobile_app, ..."),
+        ("language", "en matches en, en-US, ..."),
+        ("page_type", "Visits that viewed a page of this type"),
+        ("url", "Glob; starting with / it matches the path"),
+        ("breakdown", "device, source, language, page_type or trait.NAME"),
+        ("interval", "hour or day"),
+        ("limit", "Rows of top tables, 1 to 1000"),
+    )
+]
+
+
 def build_openapi() -> dict[str, Any]:
     envelope = {
         "type": "object",
@@ -204,6 +221,40 @@ def build_openapi() -> dict[str, Any]:
                         "401": _error("Missing or unknown secret key"),
                         "404": _error("No events of this visitor in the window"),
                     },
+                }
+            },
+            "/v1/analytics": {
+                "get": {
+                    "summary": "The reports there are, and the sites this login opens",
+                    "security": [{"secretKey": []}],
+                    "responses": {"200": {"description": "site, sites, reports"}, "401": _error("Missing or unknown secret key")},
+                }
+            },
+            "/v1/analytics/{report}": {
+                "get": {
+                    "summary": "A report (engagement, chat, results, behaviour, intents, live): metrics and tables (docs/analytics.md)",
+                    "security": [{"secretKey": []}],
+                    "parameters": [
+                        {"name": "report", "in": "path", "required": True, "schema": {"type": "string"}},
+                        *_SCOPE_PARAMETERS,
+                        {"name": "format", "in": "query", "schema": {"enum": ["json", "csv", "parquet"], "default": "json"}},
+                        {"name": "table", "in": "query", "schema": {"type": "string"}, "description": "csv/parquet: which table (default metrics)"},
+                    ],
+                    "responses": {"200": {"description": "The report, or one table as a file"}, "400": _error("Bad parameter, naming it"),
+                                  "401": _error("Missing or unknown secret key"), "404": _error("Unknown report")},
+                }
+            },
+            "/v1/export/events": {
+                "get": {
+                    "summary": "Raw events as CSV (formula cells neutralized) or Parquet",
+                    "security": [{"secretKey": []}],
+                    "parameters": [
+                        *_SCOPE_PARAMETERS,
+                        {"name": "format", "in": "query", "schema": {"enum": ["csv", "parquet"], "default": "csv"}},
+                        {"name": "type", "in": "query", "schema": {"type": "string"}, "description": "Comma-separated event types"},
+                    ],
+                    "responses": {"200": {"description": "The file"}, "400": _error("Bad parameter, naming it"),
+                                  "401": _error("Missing or unknown secret key")},
                 }
             },
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "ok"}}}},
