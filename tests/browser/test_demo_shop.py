@@ -103,10 +103,13 @@ def test_product_cart_search_and_guide_pages_send_the_skills_signals(visitor: Vi
     assert search["pageContext"].endswith("/demo/search?q=range+hood")
     cart = visitor.wait_events("cart_action", mine, type="cart_action")[0]["data"]
     assert cart == {"action": "add", "productId": "stove-4b", "productName": "Flamecraft 4-Burner Gas Range", "category": "gas stoves"}
+    visitor.wait_events("stove-4b's product_status", lambda e: mine(e) and e["data"]["productId"] == "stove-4b", type="product_status")
     statuses = {e["data"]["productId"]: e["data"]["status"] for e in visitor.wait_events("product_status", mine, type="product_status")}
     assert statuses == {"ac-split": "out_of_stock", "stove-4b": "in_stock"}
     views = visitor.wait_events("the guide's page_view", lambda e: mine(e) and e["data"].get("pageType") == "guide", type="page_view")
     assert views[0]["data"]["url"].endswith("/demo/guide/range-hood-buying-guide")
+    # Each page's events are flushed on their own schedule: wait for the second product view too.
+    visitor.wait_events("stove-4b's page_view", lambda e: mine(e) and e["data"].get("productId") == "stove-4b", type="page_view")
     products = [e["data"] for e in visitor.server.all_events(type="page_view") if mine(e) and e["data"].get("pageType") == "product"]
     assert {p["productId"] for p in products} == {"ac-split", "stove-4b"}
 
