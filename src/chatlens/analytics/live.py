@@ -66,82 +66,77 @@ def live_report(store: EventStore, query: ReportQuery) -> Report:
     first_minute = _minute(now) - 29 * MINUTE_US
     shown = dataclasses.replace(query, since_us=now - RECENT_US, until_us=now)
     report = Report("live", "Live", shown)
-    # The scope reaches back 24 h (conversation starts); every query narrows it further.
+    # The scope reaches back 24 h (conversation starts); every part narrows it further.
+    # One query: with filters, the visits' attributes are then computed once.
     scope = Scope(dataclasses.replace(query, since_us=now - LOOKBACK_US, until_us=now + 1))
-    params = {"five": now - NOW_WINDOW_US, "recent": now - RECENT_US, "first_minute": first_minute}
-    browser = "e.device IS NOT NULL"
-
-    conversations = (
+    params = {"five": now - NOW_WINDOW_US, "recent": now - RECENT_US, "first_minute": first_minute, "limit": query.limit}
+    conv = (
         f"conv AS (SELECT e.interaction_id, any_value({scope.segment_column()}) AS seg, "
         f"bool_or(e.type IN {_sql_list(STARTS)}) AS started, bool_or(e.type IN {_sql_list(ENDS)}) AS ended, "
         "bool_or(e.type = 'CONNECT_TO_AGENT') AS connected, max(e.ts) AS last_at, "
         f"min(e.ts) FILTER (WHERE e.type IN {_sql_list(STARTS)}) AS started_at "
         f"FROM events e {scope.join('e')} WHERE {scope.where('e')} AND e.interaction_id IS NOT NULL GROUP BY e.interaction_id)"
     )
-    now_rows = run(
+    # The browser's events of the last 30 minutes (a /v1/batch row always has a device).
+    recent = (
+        f"recent AS MATERIALIZED (SELECT e.visitor_id, {VISIT.format(a='e.')} AS visit, e.type, e.ts, "
+        f"CASE WHEN e.type = 'page_view' THEN {PAGE_SQL} END AS page, {scope.segment_column()} AS seg "
+        f"FROM events e {scope.join('e')} WHERE {scope.where('e')} AND e.device IS NOT NULL "
+        "AND e.ts >= make_timestamptz($recent::BIGINT))"
+    )
+    rows = run(
         store,
-        f"{scope.with_()} SELECT {scope.segment('seg')}, count(DISTINCT visitor_id) AS visitors, count(DISTINCT visit) AS visits, "
-        "count(*) FILTER (WHERE type = 'page_view') AS page_views "
-        f"FROM (SELECT e.visitor_id, {VISIT.format(a='e.')} AS visit, e.type, {scope.segment_column()} AS seg "
-        f"FROM events e {scope.join('e')} WHERE {scope.where('e')} AND {browser} AND e.ts >= make_timestamptz($five::BIGINT)) "
-        f"{scope.group(expr='seg')}",
+        f"{scope.with_(conv, recent)} "
+        # now: visitors, visits, page views
+        f"SELECT 'now' AS part, {scope.segment('seg')}, NULL::BIGINT AS minute, NULL::VARCHAR AS page, "
+        "count(DISTINCT visitor_id) AS a, count(DISTINCT visit) AS b, count(*) FILTER (WHERE type = 'page_view') AS c "
+        f"FROM recent WHERE ts >= make_timestamptz($five::BIGINT) {scope.group(expr='seg')} "
+        # open conversations, and those waiting for an agent
+        f"UNION ALL SELECT 'open', {scope.segment('seg')}, NULL, NULL, count(*), count(*) FILTER (WHERE NOT connected), 0 "
+        f"FROM conv WHERE started AND NOT ended AND last_at >= make_timestamptz($recent::BIGINT) {scope.group(expr='seg')} "
+        # per minute: visitors, visits, page views; conversations started
+        "UNION ALL SELECT 'minute', NULL, NULL, epoch_us(date_trunc('minute', ts)) AS m, NULL, count(DISTINCT visitor_id), "
+        "count(DISTINCT visit), count(*) FILTER (WHERE type = 'page_view') FROM recent "
+        "WHERE ts >= make_timestamptz($first_minute::BIGINT) GROUP BY m "
+        "UNION ALL SELECT 'started', NULL, NULL, epoch_us(date_trunc('minute', started_at)) AS m, NULL, count(*), 0, 0 "
+        "FROM conv WHERE started_at >= make_timestamptz($first_minute::BIGINT) GROUP BY m "
+        # current pages: each visitor's latest page view, for the visitors here now
+        "UNION ALL SELECT 'page', NULL, NULL, NULL, * FROM (SELECT page, count(*) AS n, 0, 0 FROM ("
+        "SELECT visitor_id, arg_max(page, ts) FILTER (WHERE type = 'page_view') AS page FROM recent "
+        "WHERE visitor_id IN (SELECT visitor_id FROM recent WHERE ts >= make_timestamptz($five::BIGINT)) "
+        "GROUP BY visitor_id) WHERE page IS NOT NULL GROUP BY page ORDER BY n DESC, page LIMIT $limit)",
         scope,
         **params,
     )
-    open_rows = run(
-        store,
-        f"{scope.with_(conversations)} SELECT {scope.segment('seg')}, count(*) AS open_conversations, "
-        "count(*) FILTER (WHERE NOT connected) AS waiting FROM conv "
-        "WHERE started AND NOT ended AND last_at >= make_timestamptz($recent::BIGINT) "
-        f"{scope.group(expr='seg')}",
-        scope,
-        **params,
-    )
-    merged: dict[tuple[object, bool], dict[str, object]] = {}
-    for row in [*now_rows, *open_rows]:
-        merged.setdefault((row["segment"], row["is_total"]), {"segment": row["segment"], "is_total": row["is_total"]}).update(row)
-    headline(report, list(merged.values()), SUMMARY)
-    if query.breakdown is not None:  # segments with open conversations only still get zeros
-        for row in report.table("breakdown").rows:
-            row[1:] = [0 if v is None else v for v in row[1:]]
 
-    pages = run(
-        store,
-        scope.with_(f"active AS (SELECT DISTINCT e.visitor_id FROM events e WHERE {scope.where('e')} AND {browser} "
-                    "AND e.ts >= make_timestamptz($five::BIGINT))") + " "
-        f"SELECT page, count(*) AS visitors FROM (SELECT e.visitor_id, arg_max({PAGE_SQL}, e.ts) AS page FROM events e "
-        f"WHERE {scope.where('e')} AND e.type = 'page_view' AND e.ts >= make_timestamptz($recent::BIGINT) "
-        "AND e.visitor_id IN (SELECT visitor_id FROM active) GROUP BY e.visitor_id) "
-        "GROUP BY page ORDER BY visitors DESC, page LIMIT $limit",
-        scope,
-        limit=query.limit,
-        **params,
-    )
+    merged: dict[tuple[object, bool], dict[str, object]] = {}
+    for row in rows:
+        if row["part"] in ("now", "open"):
+            names = ("visitors", "visits", "page_views") if row["part"] == "now" else ("open_conversations", "waiting")
+            entry = merged.setdefault((row["segment"], row["is_total"]), {"segment": row["segment"], "is_total": row["is_total"]})
+            entry.update(zip(names, (row["a"], row["b"], row["c"])))
+    headline(report, list(merged.values()), SUMMARY)
+    if query.breakdown is not None:  # a segment with open conversations only has no visitors: 0
+        for values in report.table("breakdown").rows:
+            values[1:] = [0 if v is None else v for v in values[1:]]
+
+    pages = sorted(((r["page"], r["a"]) for r in rows if r["part"] == "page"), key=lambda p: (-p[1], p[0]))
     report.tables.append(
         Table(
             "pages",
             "Where visitors are now",
             "bar",
             [Column("page", "Page", "url"), Column("visitors", "Visitors")],
-            [[r["page"], r["visitors"]] for r in pages],
+            [list(p) for p in pages],
             "The page of each visitor's latest page view (last 30 minutes), for visitors on the site now.",
         )
     )
-
-    minutes = run(
-        store,
-        f"{scope.with_(conversations)} SELECT minute, sum(visitors) AS visitors, sum(visits) AS visits, "
-        "sum(page_views) AS page_views, sum(started) AS started FROM ("
-        "SELECT epoch_us(date_trunc('minute', e.ts)) AS minute, count(DISTINCT e.visitor_id) AS visitors, "
-        f"count(DISTINCT {VISIT.format(a='e.')}) AS visits, count(*) FILTER (WHERE e.type = 'page_view') AS page_views, "
-        f"0 AS started FROM events e WHERE {scope.where('e')} AND {browser} "
-        "AND e.ts >= make_timestamptz($first_minute::BIGINT) GROUP BY minute "
-        "UNION ALL SELECT epoch_us(date_trunc('minute', started_at)), 0, 0, 0, count(*) FROM conv "
-        "WHERE started_at >= make_timestamptz($first_minute::BIGINT) GROUP BY 1) GROUP BY minute",
-        scope,
-        **params,
-    )
-    by_minute = {r["minute"]: r for r in minutes}
+    by_minute: dict[int, list[int]] = {}
+    for r in rows:
+        if r["part"] == "minute":
+            by_minute.setdefault(r["minute"], [0, 0, 0, 0])[:3] = [r["a"], r["b"], r["c"]]
+        elif r["part"] == "started":
+            by_minute.setdefault(r["minute"], [0, 0, 0, 0])[3] = r["a"]
     report.tables.append(
         Table(
             "minutes",
@@ -149,10 +144,7 @@ def live_report(store: EventStore, query: ReportQuery) -> Report:
             "line",
             [Column("minute", "Minute", "datetime"), Column("visitors", "Visitors"), Column("visits", "Visits"),
              Column("page_views", "Page views"), Column("started", "Conversations started")],
-            [
-                [_label(m), *(int(by_minute.get(m, {}).get(k) or 0) for k in ("visitors", "visits", "page_views", "started"))]
-                for m in range(first_minute, _minute(now) + 1, MINUTE_US)
-            ],
+            [[_label(m), *by_minute.get(m, [0, 0, 0, 0])] for m in range(first_minute, _minute(now) + 1, MINUTE_US)],
             "By minute (UTC); the last one is the current, partial minute.",
         )
     )
