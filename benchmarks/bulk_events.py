@@ -907,6 +907,14 @@ def generate(
     log(f"  checkpoint: {time.monotonic() - t:.1f} s")
     by_type = dict(con.execute("SELECT type, count(*) FROM events GROUP BY 1 ORDER BY 2 DESC").fetchall())
     con.close()
+    # The rows bypassed load_segment, which keeps the store's rollups: build them now.
+    t = time.monotonic()
+    store = DuckDBStore(db_path)
+    try:
+        store.rebuild_rollups()
+    finally:
+        store.close()
+    log(f"  rollups: {time.monotonic() - t:.1f} s")
     seconds = time.monotonic() - started
     return {
         "site_id": site.site_id,

@@ -1,6 +1,7 @@
 """Engagement (reference 003): did visitors who could talk to the agent actually do so?
 
-Counted per visit (analytics/scope.py):
+Counted per visit (analytics/scope.py), in the range where its widget first loaded, from
+the store's visit rollup (store/schema.py); used when it engaged before the range's end:
 - *initialized*: the widget loaded, or an agent backend initialized a conversation: any
   widget (001), lifecycle (002) or conversation event;
 - *used*: the visitor engaged: submitted the chat form, a chat started, a user message,
@@ -14,22 +15,10 @@ or before the event.
 from __future__ import annotations
 
 from chatlens.analytics.report import Column, Report, Table, headline, ratio, run
-from chatlens.analytics.scope import VISIT, ReportQuery, Scope
+from chatlens.analytics.scope import ReportQuery, Scope
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets
-from chatlens.model.events import CONVERSATION_TYPES, LIFECYCLE_TYPES, WIDGET_TYPES
 from chatlens.store.base import EventStore
-
-_CHAT_TYPES = sorted({*(t.name for t in WIDGET_TYPES), *(t.name for t in LIFECYCLE_TYPES), *(t.name for t in CONVERSATION_TYPES)})
-CHAT_TYPES_SQL = "(" + ", ".join(f"'{t}'" for t in _CHAT_TYPES) + ")"
-
-
-def engaged(a: str = "e") -> str:
-    """SQL: the event `a` shows the visitor engaging."""
-    return (
-        f"({a}.type IN ('chat.submitted', 'chat.started', 'CONTACT_STARTED') OR ({a}.type = 'message' AND {a}.sender = 'user') "
-        f"OR ({a}.type = 'conversation' AND ({a}.properties->>'used') = 'true'))"
-    )
-
+from chatlens.store.schema import VISIT
 
 # The page a URL stands for in content tables: without its query string and fragment.
 PAGE_SQL = "split_part(split_part(e.url, '#', 1), '?', 1)"
@@ -46,23 +35,49 @@ SUMMARY = (
 def engagement_report(store: EventStore, query: ReportQuery) -> Report:
     scope = Scope(query)
     report = Report("engagement", "Engagement", query)
-    # One row per visit with the widget: when it first loaded, when the visitor first engaged.
+    # One row per visit whose widget first loaded in the range, from the visit rollup:
+    # when it loaded and when the visitor first engaged (within the range).
     per_visit = (
-        f"per_visit AS MATERIALIZED (SELECT {VISIT.format(a='e.')} AS visit, {scope.segment_column()} AS seg, "
-        f"min(e.ts) AS loaded_at, min(e.ts) FILTER (WHERE {engaged('e')}) AS used_at "
-        f"FROM events e {scope.join('e')} WHERE {scope.where('e')} AND e.type IN {CHAT_TYPES_SQL} GROUP BY ALL)"
+        f"per_visit AS MATERIALIZED (SELECT r.visit, {'v.segment' if scope.segmented else 'NULL::VARCHAR'} AS seg, r.loaded_at, "
+        "CASE WHEN r.used_at < make_timestamptz($until::BIGINT) THEN r.used_at END AS used_at FROM visit_rollup r "
+        f"{'JOIN visits v ON v.visit = r.visit ' if scope.needs_visits else ''}"
+        "WHERE r.site_id = $site AND r.loaded_at >= make_timestamptz($since::BIGINT) AND r.loaded_at < make_timestamptz($until::BIGINT))"
     )
-    # Headline (per segment), trend and timing from one pass over the visits.
+    # The page views in the range (of matching visits), for content and placement.
+    views = (
+        f"views AS MATERIALIZED (SELECT {VISIT.format(a='e.')} AS visit, e.ts, e.page_type, {PAGE_SQL} AS page "
+        f"FROM events e WHERE {scope.where('e', joined=False)} AND e.type = 'page_view')"
+    )
+    # Placement: the latest page view at or before the load and the first engagement.
+    placed = (
+        "placed AS (SELECT max({'t': w.ts, 'pt': w.page_type}) FILTER (WHERE w.ts <= p.loaded_at).pt AS loaded_on, "
+        "max({'t': w.ts, 'pt': w.page_type}) FILTER (WHERE w.ts <= p.used_at).pt AS used_on, "
+        "any_value(p.used_at) IS NOT NULL AS used FROM per_visit p LEFT JOIN views w ON w.visit = p.visit GROUP BY p.visit)"
+    )
+    # Headline (per segment), trend and timing from one pass over the visits; content
+    # effectiveness (the pages of a visit, and whether it engaged after the first view)
+    # and widget placement as parts of the same statement.
     sets = ["()", "(bucket)", "(weekday, hour)", *(["(seg)"] if scope.segmented else [])]
     rows = run(
         store,
-        f"{scope.with_(per_visit)} SELECT {'seg' if scope.segmented else 'NULL'} AS seg, bucket, weekday, hour, grouping(bucket) = 0 AS is_trend, "
+        f"{scope.with_(per_visit, views, placed)} "
+        f"SELECT 'visits' AS part, {'seg' if scope.segmented else 'NULL'} AS seg, bucket, weekday, hour, grouping(bucket) = 0 AS is_trend, "
         f"grouping(weekday) = 0 AS is_timing, {'grouping(seg) = 1' if scope.segmented else 'true'} AS is_total, "
         "count(*) AS initialized, count(used_at) AS used "
         f"FROM (SELECT *, {bucket_sql(query, 'loaded_at')} AS bucket, isodow(loaded_at) AS weekday, hour(loaded_at) AS hour "
-        f"FROM per_visit) GROUP BY GROUPING SETS ({', '.join(sets)})",
+        f"FROM per_visit) GROUP BY GROUPING SETS ({', '.join(sets)}) "
+        "UNION ALL BY NAME "
+        "(SELECT 'content' AS part, page, any_value(w.page_type) AS page_type, count(DISTINCT w.visit) AS a, "
+        "count(DISTINCT w.visit) FILTER (WHERE p.used_at >= w.ts) AS b "
+        "FROM views w LEFT JOIN per_visit p USING (visit) GROUP BY page ORDER BY b DESC, a DESC, page LIMIT $limit) "
+        "UNION ALL BY NAME "
+        "SELECT 'placement' AS part, page_type, sum(a)::BIGINT AS a, sum(b)::BIGINT AS b FROM ("
+        "SELECT coalesce(loaded_on, '(unknown)') AS page_type, 1 AS a, 0 AS b FROM placed "
+        "UNION ALL SELECT coalesce(used_on, '(unknown)'), 0, 1 FROM placed WHERE used) GROUP BY page_type",
         scope,
+        limit=query.limit,
     )
+    rows, pages = [r for r in rows if r["part"] == "visits"], [r for r in rows if r["part"] != "visits"]
     summary = [dict(r, segment=r["seg"]) for r in rows if not r["is_trend"] and not r["is_timing"]]
     for row in summary:
         row["interaction_rate"] = ratio(row["used"], row["initialized"])
@@ -95,30 +110,6 @@ def engagement_report(store: EventStore, query: ReportQuery) -> Report:
         )
     )
 
-    # Content effectiveness (the pages of a visit, and whether it engaged after the first
-    # view) and widget placement (the page type where the widget first loaded and where the
-    # visitor first engaged), from one pass over the page views.
-    views = (
-        f"views AS MATERIALIZED (SELECT {VISIT.format(a='e.')} AS visit, e.ts, e.page_type, {PAGE_SQL} AS page "
-        f"FROM events e WHERE {scope.where('e')} AND e.type = 'page_view')"
-    )
-    pages = run(
-        store,
-        f"{scope.with_(per_visit, views)}, "
-        "content AS (SELECT page, any_value(page_type) AS page_type, count(*) AS visits, "
-        "count(*) FILTER (WHERE p.used_at >= first_view) AS engaged_after FROM "
-        "(SELECT visit, page, any_value(page_type) AS page_type, min(ts) AS first_view FROM views GROUP BY visit, page) "
-        "LEFT JOIN per_visit p USING (visit) GROUP BY page ORDER BY engaged_after DESC, visits DESC, page LIMIT $limit), "
-        "placed AS (SELECT coalesce(v.page_type, '(unknown)') AS page_type, 'loaded' AS what FROM per_visit p "
-        "ASOF LEFT JOIN views v ON p.visit = v.visit AND p.loaded_at >= v.ts "
-        "UNION ALL SELECT coalesce(v.page_type, '(unknown)'), 'used' FROM (SELECT * FROM per_visit WHERE used_at IS NOT NULL) p "
-        "ASOF LEFT JOIN views v ON p.visit = v.visit AND p.used_at >= v.ts) "
-        "SELECT 'content' AS part, page, page_type, visits AS a, engaged_after AS b FROM content "
-        "UNION ALL SELECT 'placement', NULL, page_type, count(*) FILTER (WHERE what = 'loaded'), "
-        "count(*) FILTER (WHERE what = 'used') FROM placed GROUP BY page_type",
-        scope,
-        limit=query.limit,
-    )
     content = sorted((r for r in pages if r["part"] == "content"), key=lambda r: (-r["b"], -r["a"], r["page"]))
     report.tables.append(
         Table(

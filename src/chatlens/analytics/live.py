@@ -27,7 +27,8 @@ import datetime as dt
 
 from chatlens.analytics.engagement import PAGE_SQL
 from chatlens.analytics.report import Column, Report, Table, headline, run
-from chatlens.analytics.scope import VISIT, ReportQuery, Scope
+from chatlens.analytics.scope import ReportQuery, Scope
+from chatlens.store.schema import VISIT
 from chatlens.store.base import EventStore
 
 MINUTE_US = 60_000_000

@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from chatlens.analytics.engagement import CHAT_TYPES_SQL
+from chatlens.store.schema import CHAT_TYPES_SQL
 from chatlens.analytics.report import Column, Report, Table, headline, ratio, run
 from chatlens.analytics.scope import ReportQuery, Scope
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets

@@ -4,7 +4,8 @@ turned into SQL that every report shares.
 Filters and breakdowns are properties of a *visit*: the session, or for conversations an
 agent backend sent without one, the conversation. A report counts what happened in the
 visits that match every filter, so a funnel filtered to mobile keeps the server-side
-messages of mobile chats. The visit's attributes:
+messages of mobile chats. The attributes are the whole visit's (not only of its events in
+the range), from the store's visit rollup (store/schema.py):
 
 - `device`: desktop, mobile or tablet, from the browser's user agent (or the
   conversation's `deviceType` when the backend gave one);
@@ -26,6 +27,8 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from chatlens.store.schema import VISIT
 
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
@@ -154,9 +157,13 @@ def parse_report_query(
     )
 
 
-# A visit: the session, or the conversation when an agent backend sent it without one.
-# (CASE rather than coalesce: the fallback string is then only built where it is needed.)
-VISIT = "CASE WHEN {a}session_id IS NOT NULL THEN {a}session_id ELSE 'conversation:' || {a}interaction_id END"
+# A visit's attributes, from its row of the store's visit rollup (store/schema.py).
+ATTRIBUTES = {
+    "device": "coalesce(r.device.v, r.conversation_device.v)",
+    "source": "coalesce(r.conversation_source.v, CASE WHEN r.device IS NOT NULL THEN 'web' END)",
+    "language": "coalesce(r.language.v, r.conversation_language.v)",
+    "page_type": "r.landing_page_type.v",  # as a breakdown: the landing page's type
+}
 
 
 class Scope:
@@ -166,70 +173,51 @@ class Scope:
 
     `where` keeps the site's events in the range and, with filters, those of matching
     visits; `join` (only with a breakdown) adds `v.segment`, the visit's breakdown value.
+    The visits and their attributes come from the store's visit rollup (one row per visit,
+    over all its events), so a filter costs a read of the visits, not of every event.
     All values travel as `$name` parameters in `params`."""
 
     def __init__(self, query: ReportQuery) -> None:
         self.query = query
         self.params: dict[str, Any] = {"site": query.site_id, "since": query.since_us, "until": query.until_us}
         self._filters: list[str] = []
-        self._columns: list[str] = []
         self._traits = False
         f = query.filters
-        for name, values in (("device", f.device), ("source", f.source), ("page_type", f.page_type)):
+        for name in ("device", "source"):
+            values = getattr(f, name)
             if values:
                 self.params[f"f_{name}"] = list(values)
-        if f.device:
-            self._attribute("device")
-            self._filters.append("device IN (SELECT unnest($f_device::VARCHAR[]))")
-        if f.source:
-            self._attribute("source")
-            self._filters.append("source IN (SELECT unnest($f_source::VARCHAR[]))")
+                self._filters.append(f"{ATTRIBUTES[name]} IN (SELECT unnest($f_{name}::VARCHAR[]))")
         if f.language:
-            self._attribute("language")
-            clauses = []
+            language, clauses = ATTRIBUTES["language"], []
             for i, value in enumerate(f.language):
                 self.params[f"f_language_{i}"] = value.lower()
-                clauses.append(f"(lower(language) = $f_language_{i} OR lower(language) LIKE $f_language_{i} || '-%')")
+                clauses.append(f"lower({language}) = $f_language_{i} OR lower({language}) LIKE $f_language_{i} || '-%'")
             self._filters.append("(" + " OR ".join(clauses) + ")")
         if f.page_type:
-            self._columns.append(
-                "bool_or(type = 'page_view' AND page_type IN (SELECT unnest($f_page_type::VARCHAR[]))) AS saw_page_type"
-            )
-            self._filters.append("saw_page_type")
+            self.params["f_page_type"] = list(f.page_type)
+            self._filters.append("list_has_any(r.page_types, $f_page_type::VARCHAR[])")
         if f.url:
+            # URLs are not rolled up: the visits that viewed a matching page in the range.
             self.params["f_url"] = f.url
             target = "regexp_replace(url, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*', '')" if f.url.startswith("/") else "url"
-            self._columns.append(f"bool_or(type = 'page_view' AND {target} GLOB $f_url) AS saw_url")
-            self._filters.append("saw_url")
+            self._filters.append(
+                f"r.visit IN (SELECT {VISIT.format(a='')} FROM events WHERE {self.in_range()} "
+                f"AND type = 'page_view' AND {target} GLOB $f_url)"
+            )
         for i, (name, value) in enumerate(f.traits):
             self._traits = True
             self.params[f"f_trait_name_{i}"] = name
             self.params[f"f_trait_value_{i}"] = value
-            self._filters.append(f"json_extract_string(traits, '$.' || $f_trait_name_{i}) = $f_trait_value_{i}")
+            self._filters.append(f"json_extract_string(t.traits, '$.' || $f_trait_name_{i}) = $f_trait_value_{i}")
         self.segmented = query.breakdown is not None
         if query.breakdown is not None:
-            if query.breakdown in ("device", "source", "language"):
-                self._attribute(query.breakdown)
-                self._segment = query.breakdown
-            elif query.breakdown == "page_type":
-                self._columns.append("arg_min(page_type, ts) FILTER (WHERE type = 'page_view') AS landing_page_type")
-                self._segment = "landing_page_type"
+            if query.breakdown in ATTRIBUTES:
+                self._segment = ATTRIBUTES[query.breakdown]
             else:
                 self._traits = True
                 self.params["b_trait"] = query.breakdown[len("trait."):]
-                self._segment = "json_extract_string(traits, '$.' || $b_trait)"
-
-    def _attribute(self, name: str) -> None:
-        sql = {
-            "device": "coalesce(arg_min(device, ts) FILTER (WHERE device IS NOT NULL), "
-            "arg_min(properties->>'deviceType', ts) FILTER (WHERE type = 'conversation')) AS device",
-            "source": "coalesce(arg_min(properties->>'source', ts) FILTER (WHERE type = 'conversation'), "
-            "CASE WHEN bool_or(device IS NOT NULL) THEN 'web' END) AS source",
-            "language": "coalesce(arg_min(language, ts) FILTER (WHERE language IS NOT NULL), "
-            "arg_min(properties->>'language', ts) FILTER (WHERE type = 'conversation')) AS language",
-        }[name]
-        if sql not in self._columns:
-            self._columns.append(sql)
+                self._segment = "json_extract_string(t.traits, '$.' || $b_trait)"
 
     @property
     def needs_visits(self) -> bool:
@@ -240,35 +228,31 @@ class Scope:
         return f"{a}site_id = $site AND {a}ts >= make_timestamptz($since::BIGINT) AND {a}ts < make_timestamptz($until::BIGINT)"
 
     def with_(self, *more: str) -> str:
-        """The WITH clause: the visits' attributes (when filters or a breakdown need
-        them) and any CTEs of the report's own (`name AS (...)` strings)."""
+        """The WITH clause: the matching visits with their breakdown value (when filters
+        or a breakdown need them) and any CTEs of the report's own (`name AS (...)`)."""
         ctes = list(more)
         if self.needs_visits:
-            segment = f"{self._segment} AS segment" if self.segmented else "NULL AS segment"
+            segment = self._segment if self.segmented else "NULL::VARCHAR"
             traits_join = ""
             if self._traits:
-                ctes.insert(
-                    0,
-                    "visitor_traits AS (SELECT visitor_id, arg_max((properties->'traits'), ts) AS traits FROM events "
-                    "WHERE site_id = $site AND type = 'identify' AND (properties->'traits') IS NOT NULL GROUP BY visitor_id)",
+                traits_join = (
+                    " LEFT JOIN (SELECT visitor_id, arg_max((properties->'traits'), ts) AS traits FROM events "
+                    "WHERE site_id = $site AND type = 'identify' AND (properties->'traits') IS NOT NULL GROUP BY visitor_id) t "
+                    "USING (visitor_id)"
                 )
-                traits_join = " LEFT JOIN visitor_traits t USING (visitor_id)"
-            columns = ", ".join(["visit", "any_value(visitor_id) AS visitor_id", *self._columns]) or "visit"
-            ctes.insert(
-                1 if self._traits else 0,
-                f"visit_attributes AS (SELECT {columns} FROM (SELECT *, {VISIT.format(a='')} AS visit FROM events "
-                f"WHERE {self.in_range()}) GROUP BY visit)",
+            where = " AND ".join(
+                ["r.site_id = $site", "r.first_ts < make_timestamptz($until::BIGINT)",
+                 "r.last_ts >= make_timestamptz($since::BIGINT)", *self._filters]
             )
-            where = " AND ".join(self._filters) or "true"
-            ctes.insert(
-                2 if self._traits else 1,
-                f"visits AS (SELECT visit, {segment} FROM visit_attributes{traits_join} WHERE {where})",
-            )
+            ctes.insert(0, f"visits AS (SELECT r.visit, {segment} AS segment FROM visit_rollup r{traits_join} WHERE {where})")
         return ("WITH " + ", ".join(ctes)) if ctes else ""
 
-    def where(self, alias: str = "e") -> str:
+    def where(self, alias: str = "e", *, joined: bool = True) -> str:
+        """The events of `alias` in the range and, with filters, of matching visits.
+        With a breakdown the filters are left to `join()`; `joined=False` says the query
+        does not join, so the filters are applied here anyway."""
         sql = self.in_range(alias)
-        if self._filters and not self.segmented:
+        if self._filters and not (self.segmented and joined):
             sql += f" AND {VISIT.format(a=alias + '.')} IN (SELECT visit FROM visits)"
         return sql
 

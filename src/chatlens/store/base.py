@@ -95,8 +95,8 @@ class EventStore(Protocol):
         """(conversation id, first event time in us) of the conversations matching."""
 
     def analytics(self, sql: str, params: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """Run a read-only analytics query over the `events` table (store/schema.py
-        columns; `$name` parameters) and return its column names and rows. The analytics
+        """Run a read-only analytics query over the `events` and `visit_rollup` tables
+        (store/schema.py; `$name` parameters) and return its column names and rows. The analytics
         package writes DuckDB's SQL dialect; a second backend translates or provides its own."""
 
     def export(self, sql: str, params: dict[str, Any], path: Path, fmt: str) -> int:

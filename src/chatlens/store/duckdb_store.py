@@ -28,19 +28,31 @@ from chatlens.store.base import (
     Site,
     hash_secret,
 )
-from chatlens.store.schema import COLUMN_NAMES, EVENT_COLUMNS
+from chatlens.store.schema import COLUMN_NAMES, EVENT_COLUMNS, VISIT_ROLLUP_COLUMNS, visit_rollup_select
 
 SCHEMA_VERSION = 1
+# Bumped when the rollup's definition changes: the table is then rebuilt from `events`.
+ROLLUP_VERSION = "1"
 
 # Journal lines carry timestamps as UTC microseconds and UUIDs and JSON as text.
 _LINE_TYPES = {"TIMESTAMPTZ": "BIGINT", "UUID": "VARCHAR"}
-_LOAD_SQL = "INSERT INTO events ({cols}) SELECT {exprs} FROM read_json(?, format = 'newline_delimited', columns = {{{types}}})".format(
-    cols=", ".join(COLUMN_NAMES),
+_READ_SEGMENT_SQL = "SELECT {exprs} FROM read_json(?, format = 'newline_delimited', columns = {{{types}}})".format(
     exprs=", ".join(
-        f"make_timestamptz({n})" if t == "TIMESTAMPTZ" else f"{n}::UUID" if t == "UUID" else n
+        (f"make_timestamptz({n})" if t == "TIMESTAMPTZ" else f"{n}::UUID" if t == "UUID" else n) + f" AS {n}"
         for n, t in EVENT_COLUMNS
     ),
     types=", ".join(f"'{n}': '{_LINE_TYPES.get(t, t)}'" for n, t in EVENT_COLUMNS),
+)
+_VISIT_ROLLUP_DDL = (
+    "CREATE TABLE visit_rollup (site_id VARCHAR NOT NULL, visit VARCHAR NOT NULL, "
+    + ", ".join(f"{name} {sql}" for name, sql, _, _ in VISIT_ROLLUP_COLUMNS)
+    + ", PRIMARY KEY (site_id, visit))"
+)
+# A segment's partial rows merged into the stored ones (visits span many segments).
+_MERGE_VISITS_SQL = (
+    f"INSERT INTO visit_rollup BY NAME {visit_rollup_select('segment_rows')} "
+    "ON CONFLICT (site_id, visit) DO UPDATE SET "
+    + ", ".join(f"{name} = {merge.format(c=name)}" for name, _, _, merge in VISIT_ROLLUP_COLUMNS)
 )
 _LIFECYCLE = [t.name for t in LIFECYCLE_TYPES]
 _CONVERSATION_EVENTS = [*_LIFECYCLE, *(t.name for t in CONVERSATION_TYPES)]
@@ -107,6 +119,25 @@ class DuckDBStore:
         con.execute(
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )
+        built = con.execute("SELECT value FROM meta WHERE key = 'rollup_version'").fetchone()
+        if built is None or built[0] != ROLLUP_VERSION:
+            self.rebuild_rollups()
+
+    def rebuild_rollups(self) -> None:
+        """Recompute the visit rollup from all stored events: on first start with a file
+        written before it existed, when its definition changed, and after rows were
+        written into `events` without `load_segment` (benchmarks/bulk_events.py)."""
+        cur = self._cursor()
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            cur.execute("DROP TABLE IF EXISTS visit_rollup")
+            cur.execute(_VISIT_ROLLUP_DDL)
+            cur.execute(f"INSERT INTO visit_rollup BY NAME {visit_rollup_select('events')}")
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('rollup_version', ?)", [ROLLUP_VERSION])
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
 
     # -- events ------------------------------------------------------------------------
 
@@ -115,9 +146,14 @@ class DuckDBStore:
         cur.execute("BEGIN TRANSACTION")
         try:
             # DuckDB parses the file itself, in its own threads: no Python objects per row.
+            # The rows go through a temporary table so that the file is parsed once for
+            # both the events and the visit rollup.
             inserted = 0
             if path.stat().st_size:
-                inserted = cur.execute(_LOAD_SQL, [str(path)]).fetchone()[0]
+                cur.execute(f"CREATE OR REPLACE TEMPORARY TABLE segment_rows AS {_READ_SEGMENT_SQL}", [str(path)])
+                inserted = cur.execute(f"INSERT INTO events ({', '.join(COLUMN_NAMES)}) SELECT * FROM segment_rows").fetchone()[0]
+                cur.execute(_MERGE_VISITS_SQL)
+                cur.execute("DROP TABLE segment_rows")
             cur.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('journal_position', ?)", [str(journal_segment)]
             )

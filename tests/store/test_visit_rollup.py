@@ -1,0 +1,123 @@
+"""The visit rollup: one row per visit, merged in segment by segment as the journal loads,
+must equal the same rows computed from all events at once, whatever order the segments
+(and the events in them) arrive in."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from chatlens.store.duckdb_store import DuckDBStore
+from chatlens.store.rows import RowEncoder
+
+BASE_US = 1_795_262_400_000_000
+SECOND = 1_000_000
+
+
+def rollup(store: DuckDBStore) -> list[tuple[Any, ...]]:
+    # page_types is a set kept as a list: its order is the order of arrival
+    return store._cursor().execute(
+        "SELECT COLUMNS(*)::VARCHAR FROM (SELECT * REPLACE (list_sort(page_types) AS page_types) FROM visit_rollup) "
+        "ORDER BY site_id, visit"
+    ).fetchall()
+
+
+def random_events(rng: random.Random, visits: int) -> list[bytes]:
+    lines = []
+    for n in range(visits):
+        browser = rng.random() < 0.8
+        shared: dict[str, Any] = {"site_id": rng.choice(["a", "b"]), "visitor_id": f"visitor-{n % 7}",
+                                  "received_at": BASE_US, "bot": False}
+        if browser:
+            shared["session_id"] = f"s-{n}"
+        encoder = RowEncoder(shared)
+        for _ in range(rng.randint(1, 12)):
+            ts = BASE_US + rng.randint(0, 3600) * SECOND
+            kind = rng.choice(["page_view", "page_view", "chat.ready", "chat.submitted", "message", "conversation", "dwell"])
+            columns: dict[str, Any] = {"interaction_id": f"i-{n}-{rng.randint(0, 1)}"}
+            if browser and rng.random() < 0.9:
+                columns["device"] = rng.choice(["desktop", "mobile"])
+                columns["language"] = rng.choice(["en-US", "de", None])
+            properties = None
+            if kind == "page_view":
+                columns["url"] = f"https://shop.example/{rng.randint(0, 5)}"
+                columns["page_type"] = rng.choice(["product", "category", "home", None])
+            elif kind == "message":
+                columns["sender"] = rng.choice(["user", "agent"])
+            elif kind == "conversation":
+                properties = json.dumps({k: v for k, v in {
+                    "deviceType": rng.choice(["mobile", "tablet", None]),
+                    "source": rng.choice(["web", "mobile_app", None]),
+                    "language": rng.choice(["fr", None]),
+                    "used": rng.choice([True, False]),
+                }.items() if v is not None})
+            columns = {k: v for k, v in columns.items() if v is not None}
+            lines.append(encoder.encode(str(uuid.uuid4()), kind, ts, ts, columns, properties))
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    lines = random_events(rng, visits=60)
+    rng.shuffle(lines)  # events of one visit land in many segments, later times first
+    store = DuckDBStore(tmp_path / "db.duckdb")
+    cut = sorted(rng.sample(range(1, len(lines)), 15))
+    for number, (start, end) in enumerate(zip([0, *cut], [*cut, len(lines)]), start=1):
+        segment = tmp_path / f"segment-{number}"
+        segment.write_bytes(b"".join(lines[start:end]))
+        store.load_segment(segment, number)
+    merged = rollup(store)
+    store.rebuild_rollups()
+    assert merged == rollup(store)
+    assert any(r[1].startswith("conversation:") for r in merged) and any(r[1].startswith("s-") for r in merged)
+    store.close()
+
+
+def test_a_late_segment_with_earlier_events_changes_the_visit_first_values(tmp_path: Path) -> None:
+    store = DuckDBStore(tmp_path / "db.duckdb")
+    encoder = RowEncoder({"site_id": "a", "visitor_id": "v", "session_id": "s", "received_at": BASE_US, "bot": False})
+
+    def load(number: int, *events: tuple[str, int, dict[str, Any]]) -> None:
+        segment = tmp_path / f"segment-{number}"
+        segment.write_bytes(b"".join(encoder.encode(str(uuid.uuid4()), t, BASE_US + at * SECOND, BASE_US + at * SECOND,
+                                                    dict(c), None) for t, at, c in events))
+        store.load_segment(segment, number)
+
+    load(1, ("page_view", 100, {"page_type": "product", "device": "mobile"}),
+         ("chat.ready", 110, {"interaction_id": "i", "device": "mobile"}))
+    load(2, ("page_view", 50, {"page_type": "home", "device": "desktop", "language": "de"}),
+         ("message", 200, {"interaction_id": "i", "sender": "user", "device": "mobile"}))
+    row = store._cursor().execute(
+        "SELECT device.v, language.v, landing_page_type.v, list_sort(page_types), epoch(first_ts)::BIGINT, "
+        "epoch(last_ts)::BIGINT, epoch(loaded_at)::BIGINT, epoch(used_at)::BIGINT FROM visit_rollup"
+    ).fetchall()
+    base = BASE_US // SECOND
+    assert row == [("desktop", "de", "home", ["home", "product"], base + 50, base + 200, base + 110, base + 200)]
+    store.close()
+
+
+def test_a_file_without_the_rollup_gets_it_built_on_open(tmp_path: Path) -> None:
+    """A database written before the rollup existed (or by a bulk writer that bypassed
+    load_segment and then cleared the marker) is rolled up when the store opens it."""
+    path = tmp_path / "db.duckdb"
+    store = DuckDBStore(path)
+    segment = tmp_path / "segment"
+    encoder = RowEncoder({"site_id": "a", "visitor_id": "v", "session_id": "s", "received_at": BASE_US, "bot": False})
+    segment.write_bytes(encoder.encode(str(uuid.uuid4()), "page_view", BASE_US, BASE_US, {"page_type": "home"}, None))
+    store.load_segment(segment, 1)
+    store.close()
+    con = duckdb.connect(str(path))
+    con.execute("DROP TABLE visit_rollup")
+    con.execute("DELETE FROM meta WHERE key = 'rollup_version'")
+    con.close()
+
+    reopened = DuckDBStore(path)
+    assert reopened._cursor().execute("SELECT visit, landing_page_type.v FROM visit_rollup").fetchall() == [("s", "home")]
+    reopened.close()
