@@ -338,7 +338,11 @@ def count_rows(db_path: Path) -> tuple[int, int]:
 
     con = duckdb.connect(str(db_path), read_only=True)
     try:
-        rows, distinct = con.execute("SELECT count(*), count(DISTINCT event_id) FROM events").fetchone()
+        # The intent engine's decisions are rows the server writes itself, beside the
+        # accepted events: they are not what the accepted counter counts.
+        rows, distinct = con.execute(
+            "SELECT count(*), count(DISTINCT event_id) FROM events WHERE type <> 'decision'"
+        ).fetchone()
     finally:
         con.close()
     return int(rows), int(distinct)
@@ -433,7 +437,7 @@ def print_correctness(c: Correctness) -> None:
     print(f"  chatlens_events_accepted_total   {c.accepted_metric:>12,}")
     print(f"  2xx responses x 20 seen by wrk   {c.accepted_by_wrk:>12,}  (<= accepted: requests in flight "
           "when a run ended, and any --profile run, are stored but not counted here)")
-    print(f"  rows in events (DuckDB file)     {c.db_rows:>12,}")
+    print(f"  rows in events (DuckDB file)     {c.db_rows:>12,}  (the engine's decision rows left out)")
     print(f"  distinct event_id                {c.db_distinct_ids:>12,}")
     print(f"  dropped as duplicate             {c.duplicates_metric:>12,}")
     print(f"  other drops                      {c.other_drops or 'none'}")
