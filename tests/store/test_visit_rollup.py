@@ -1,6 +1,6 @@
-"""The visit rollup: one row per visit, merged in segment by segment as the journal loads,
-must equal the same rows computed from all events at once, whatever order the segments
-(and the events in them) arrive in."""
+"""The rollups (one row per visit, one per conversation), merged in segment by segment as
+the journal loads, must equal the same rows computed from all events at once, whatever
+order the segments (and the events in them) arrive in."""
 
 from __future__ import annotations
 
@@ -20,11 +20,12 @@ BASE_US = 1_795_262_400_000_000
 SECOND = 1_000_000
 
 
-def rollup(store: DuckDBStore) -> list[tuple[Any, ...]]:
-    # page_types is a set kept as a list: its order is the order of arrival
+def rollup(store: DuckDBStore, table: str = "visit_rollup") -> list[tuple[Any, ...]]:
+    # lists are kept in the order of arrival: sorted here
+    lists = {"visit_rollup": "page_types", "conversation_rollup": "error_lists"}[table]
     return store._cursor().execute(
-        "SELECT COLUMNS(*)::VARCHAR FROM (SELECT * REPLACE (list_sort(page_types) AS page_types) FROM visit_rollup) "
-        "ORDER BY site_id, visit"
+        f"SELECT COLUMNS(*)::VARCHAR FROM (SELECT * REPLACE (list_sort({lists}) AS {lists}) FROM {table}) "
+        "ORDER BY ALL"
     ).fetchall()
 
 
@@ -39,7 +40,9 @@ def random_events(rng: random.Random, visits: int) -> list[bytes]:
         encoder = RowEncoder(shared)
         for _ in range(rng.randint(1, 12)):
             ts = BASE_US + rng.randint(0, 3600) * SECOND
-            kind = rng.choice(["page_view", "page_view", "chat.ready", "chat.submitted", "message", "conversation", "dwell"])
+            kind = rng.choice(["page_view", "page_view", "chat.ready", "chat.submitted", "message", "conversation", "dwell",
+                               "chat.started", "CONNECT_TO_AGENT", "TRANSFER_TO_QUEUE", "attachment", "chat.completed",
+                               "chat.cancelled", "CHAT_VISIBLE"])
             columns: dict[str, Any] = {"interaction_id": f"i-{n}-{rng.randint(0, 1)}"}
             if browser and rng.random() < 0.9:
                 columns["device"] = rng.choice(["desktop", "mobile"])
@@ -50,6 +53,11 @@ def random_events(rng: random.Random, visits: int) -> list[bytes]:
                 columns["page_type"] = rng.choice(["product", "category", "home", None])
             elif kind == "message":
                 columns["sender"] = rng.choice(["user", "agent"])
+            elif kind in ("chat.completed", "chat.cancelled"):
+                properties = json.dumps({"metadata": {
+                    "waitingForAgent": rng.randint(0, 9000), "userMessages": rng.randint(0, 9),
+                    "errors": rng.choice([[], [{"code": "E1"}], [{"code": rng.choice(["E1", "E2"])}]]),
+                }})
             elif kind == "conversation":
                 properties = json.dumps({k: v for k, v in {
                     "deviceType": rng.choice(["mobile", "tablet", None]),
@@ -74,8 +82,11 @@ def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_pat
         segment.write_bytes(b"".join(lines[start:end]))
         store.load_segment(segment, number)
     merged = rollup(store)
+    conversations = rollup(store, "conversation_rollup")
     store.rebuild_rollups()
     assert merged == rollup(store)
+    assert conversations == rollup(store, "conversation_rollup")
+    assert any(r[-1] != "[]" for r in conversations), "some conversations reported errors"
     assert any(r[1].startswith("conversation:") for r in merged) and any(r[1].startswith("s-") for r in merged)
     store.close()
 

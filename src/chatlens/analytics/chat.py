@@ -79,11 +79,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from chatlens.store.schema import CHAT_TYPES_SQL
 from chatlens.analytics.report import Column, Report, Table, headline, ratio, run
 from chatlens.analytics.scope import ReportQuery, Scope
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets
-from chatlens.model.events import LIFECYCLE_STAGES
 from chatlens.model.lifecycle import SCENARIOS
 from chatlens.store.base import EventStore
 
@@ -96,40 +94,6 @@ FUNNEL: tuple[tuple[str, str], ...] = (
     ("agent", "Agent connected"),
     ("completed", "Chat completed"),
 )
-# event type -> the furthest funnel step it shows (index into FUNNEL); others: 0 (loaded)
-_STEP_OF = {
-    "CHAT_VISIBLE": 1,
-    "chat.opened": 2,
-    "chat.cancelled": 2,
-    "chat.closed": 2,
-    "chat.submitted": 3,
-    "chat.rejected": 3,
-    "chat.started": 4,
-    "CONTACT_STARTED": 4,
-    "TRANSFER_TO_QUEUE": 4,
-    "CONTACT_ENDED": 4,
-    "CONNECT_TO_AGENT": 5,
-    "chat.completed": 6,
-}
-_STEP_SQL = "CASE type " + " ".join(f"WHEN '{t}' THEN {n}" for t, n in _STEP_OF.items()) + " ELSE 0 END"
-
-# The metadata fields read from outcome events, in this order (1-based in SQL lists).
-_MD = ("waitingForAgent", "elapsed", "userMessages", "agentMessages", "systemMessages", "filesUploaded",
-       "numAgents", "agentReached", "errors")
-# Reported metadata is read from the outcome stages only: the block is cumulative, so
-# they carry the final counters (`closed` repeats them), and parsing the JSON of every
-# lifecycle event would cost more than the rest of the report.
-OUTCOME_STAGES = ("cancelled", "rejected", "completed")
-_OUTCOME_TYPES_SQL = "(" + ", ".join(f"'chat.{s}'" for s in OUTCOME_STAGES) + ")"
-# The events a conversation's KPIs are made of (the others, such as ratings and session
-# logs, are left out of its scan).
-_CONVERSATION_TYPES_SQL = "(" + ", ".join(
-    f"'{t}'" for t in (*(f"chat.{s}" for s in LIFECYCLE_STAGES), "conversation", "CONTACT_STARTED", "TRANSFER_TO_QUEUE",
-                       "CONNECT_TO_AGENT", "message", "attachment")
-) + ")"
-_MD_PATHS = "[" + ", ".join(f"'$.metadata.{name}'" for name in _MD) + "]"
-
-
 # Wait histogram: (label, lower bound ms inclusive, upper bound ms exclusive or None)
 WAIT_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("< 10 s", 0, 10_000),
@@ -183,67 +147,43 @@ SUMMARY = (
 
 
 def _per_conversation(scope: Scope) -> list[str]:
-    """CTEs: `pv`, one row per visit with its furthest funnel step; `cm`, the reported
-    metadata per conversation (outcome events only); `ca`, per conversation its stages,
-    times and event counts; `cv` joins the two, and `cvx` adds what is derived."""
-    source = f"FROM events e {scope.join('e')} WHERE {scope.where('e')}"
+    """CTEs from the store's rollups (store/schema.py): `pv`, one row per visit whose chat
+    first loaded in the range, with its furthest funnel step; `cv`, one row per
+    conversation that began in the range, with its stages, times and counts; `cvx` adds
+    what is derived."""
+    in_range = "BETWEEN make_timestamptz($since::BIGINT) AND make_timestamptz($until::BIGINT - 1)"
+    segment = "v.segment" if scope.segmented else "NULL::VARCHAR"
     pv = (
-        f"pv AS (SELECT any_value({scope.segment_column()}) AS seg, max({_STEP_SQL}) AS furthest {source} "
-        f"AND e.type IN {CHAT_TYPES_SQL} GROUP BY e.session_id, CASE WHEN e.session_id IS NULL THEN e.interaction_id END)"
+        f"pv AS (SELECT {segment} AS seg, r.furthest_step AS furthest FROM visit_rollup r "
+        f"{'JOIN visits v ON v.visit = r.visit ' if scope.needs_visits else ''}"
+        f"WHERE r.site_id = $site AND r.loaded_at {in_range})"
     )
-
-    def first(kind: str, column: str = "ts") -> str:
-        return f"min({column}) FILTER (WHERE type = '{kind}')"
-
-    def first_ms(*kinds: str) -> str:
-        return "epoch_ms(coalesce(" + ", ".join(first(k, "client_ts") for k in kinds) + "))"
-
-    def reported(name: str) -> str:
-        return f"max(try_cast(md[{_MD.index(name) + 1}] AS BIGINT)) AS r_{name}"
 
     def counted(events: str, counter: str) -> str:
-        return f"CASE WHEN {events} > 0 THEN {events} ELSE coalesce(r_{counter}, 0) END"
+        return f"CASE WHEN {events} > 0 THEN {events} ELSE coalesce(reported_{counter}, 0) END"
 
-    def sender_count(sender: str) -> str:
-        return f"count(*) FILTER (WHERE type = 'message' AND sender = '{sender}') AS n_{sender}"
-
-    errors = f"md[{_MD.index('errors') + 1}]"
-    cm = (
-        "cm AS (SELECT conv, " + ", ".join(reported(n) for n in _MD if n != "errors")
-        + f", list({errors}) FILTER (WHERE {errors} LIKE '[_%]') AS error_lists "
-        f"FROM (SELECT e.interaction_id AS conv, json_extract_string(e.properties, {_MD_PATHS}) AS md "
-        f"{source} AND e.type IN {_OUTCOME_TYPES_SQL}) GROUP BY conv)"
-    )
-    ca = (
-        f"ca AS (SELECT conv, {'arg_min(seg, ts)' if scope.segmented else 'NULL::VARCHAR'} AS seg, "
-        "min(ts) FILTER (WHERE type IN ('chat.started', 'CONTACT_STARTED')) AS started_at, "
-        f"{first('chat.completed')} AS completed_at, {first('chat.rejected')} AS rejected_at, "
-        f"{first('chat.cancelled')} AS any_cancelled_at, bool_or(type = 'TRANSFER_TO_QUEUE') AS queued, "
-        "bool_or(type = 'CONNECT_TO_AGENT') AS connected, "
-        f"{first_ms('chat.started')} AS started_ms, {first_ms('CONNECT_TO_AGENT')} AS agent_ms, "
-        f"{first_ms('chat.completed', 'chat.cancelled')} AS end_ms, "
-        f"{sender_count('user')}, {sender_count('agent')}, {sender_count('system')}, "
-        "count(*) FILTER (WHERE type = 'attachment') AS n_files "
-        f"FROM (SELECT e.interaction_id AS conv, {scope.segment_column()} AS seg, e.type, e.ts, e.client_ts, e.sender "
-        f"{source} AND e.type IN {_CONVERSATION_TYPES_SQL} AND e.interaction_id IS NOT NULL) "
-        "GROUP BY conv HAVING bool_or(type LIKE 'chat.%' OR type = 'conversation'))"
-    )
+    visit = "coalesce(c.session.v, 'conversation:' || c.interaction_id)"
     cv = (
-        "cv AS MATERIALIZED (SELECT conv, seg, started_at, completed_at, rejected_at, any_cancelled_at, queued, "
-        "connected OR coalesce(r_numAgents > 0 OR r_agentReached > 0, false) AS agent, started_ms, agent_ms, end_ms, "
-        "r_waitingForAgent AS reported_wait, r_elapsed AS reported_elapsed, "
-        f"{counted('n_user', 'userMessages')} + {counted('n_agent', 'agentMessages')} + {counted('n_system', 'systemMessages')} AS messages, "
-        f"{counted('n_files', 'filesUploaded')} AS files, error_lists "
-        "FROM ca LEFT JOIN cm USING (conv))"
+        f"cv AS MATERIALIZED (SELECT c.interaction_id AS conv, {segment} AS seg, started_at, completed_at, rejected_at, "
+        "cancelled_at AS any_cancelled_at, queued, "
+        "connected OR coalesce(reported_numAgents > 0 OR reported_agentReached > 0, false) AS agent, "
+        "epoch_ms(started_client) AS started_ms, epoch_ms(agent_client) AS agent_ms, "
+        "epoch_ms(coalesce(completed_client, cancelled_client)) AS end_ms, "
+        "reported_waitingForAgent AS reported_wait, reported_elapsed, "
+        f"{counted('user_messages', 'userMessages')} + {counted('agent_messages', 'agentMessages')} "
+        f"+ {counted('system_messages', 'systemMessages')} AS messages, {counted('files', 'filesUploaded')} AS files, "
+        "error_lists FROM conversation_rollup c "
+        f"{f'JOIN visits v ON v.visit = {visit} ' if scope.needs_visits else ''}"
+        f"WHERE c.site_id = $site AND c.is_conversation AND c.first_ts {in_range})"
     )
     # Derived per conversation: what the headline and the tables count.
     cvx = (
         "cvx AS (SELECT *, CASE WHEN any_cancelled_at IS NOT NULL AND NOT agent THEN any_cancelled_at END AS cancelled_at, "
         "CASE WHEN agent_ms >= started_ms THEN agent_ms - started_ms ELSE reported_wait END AS wait_ms, "
         "CASE WHEN end_ms >= started_ms THEN end_ms - started_ms ELSE reported_elapsed END AS elapsed_ms, "
-        "coalesce(len(error_lists), 0) > 0 AS has_errors FROM cv)"
+        "len(error_lists) > 0 AS has_errors FROM cv)"
     )
-    return [pv, cm, ca, cv, cvx]
+    return [pv, cv, cvx]
 
 
 def chat_report(store: EventStore, query: ReportQuery) -> Report:

@@ -28,8 +28,8 @@ import datetime as dt
 from chatlens.analytics.engagement import PAGE_SQL
 from chatlens.analytics.report import Column, Report, Table, headline, run
 from chatlens.analytics.scope import ReportQuery, Scope
-from chatlens.store.schema import VISIT
 from chatlens.store.base import EventStore
+from chatlens.store.schema import VISIT
 
 MINUTE_US = 60_000_000
 NOW_WINDOW_US = 5 * MINUTE_US  # "on the site now"

@@ -47,12 +47,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from chatlens.store.schema import CHAT_TYPES_SQL
 from chatlens.analytics.report import Column, Report, Table, headline, ratio, run
 from chatlens.analytics.scope import ReportQuery, Scope
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets
 from chatlens.model.session_results import DataKeys
 from chatlens.store.base import EventStore
+from chatlens.store.schema import CHAT_TYPES_SQL
 
 TREND_SERIES = 5  # results drawn as their own series; the rest is `other`
 NO_CONTENT = "(none)"

@@ -28,11 +28,11 @@ from chatlens.store.base import (
     Site,
     hash_secret,
 )
-from chatlens.store.schema import COLUMN_NAMES, EVENT_COLUMNS, VISIT_ROLLUP_COLUMNS, visit_rollup_select
+from chatlens.store.schema import COLUMN_NAMES, EVENT_COLUMNS, ROLLUPS
 
 SCHEMA_VERSION = 1
 # Bumped when the rollup's definition changes: the table is then rebuilt from `events`.
-ROLLUP_VERSION = "1"
+ROLLUP_VERSION = "2"
 
 # Journal lines carry timestamps as UTC microseconds and UUIDs and JSON as text.
 _LINE_TYPES = {"TIMESTAMPTZ": "BIGINT", "UUID": "VARCHAR"}
@@ -42,17 +42,6 @@ _READ_SEGMENT_SQL = "SELECT {exprs} FROM read_json(?, format = 'newline_delimite
         for n, t in EVENT_COLUMNS
     ),
     types=", ".join(f"'{n}': '{_LINE_TYPES.get(t, t)}'" for n, t in EVENT_COLUMNS),
-)
-_VISIT_ROLLUP_DDL = (
-    "CREATE TABLE visit_rollup (site_id VARCHAR NOT NULL, visit VARCHAR NOT NULL, "
-    + ", ".join(f"{name} {sql}" for name, sql, _, _ in VISIT_ROLLUP_COLUMNS)
-    + ", PRIMARY KEY (site_id, visit))"
-)
-# A segment's partial rows merged into the stored ones (visits span many segments).
-_MERGE_VISITS_SQL = (
-    f"INSERT INTO visit_rollup BY NAME {visit_rollup_select('segment_rows')} "
-    "ON CONFLICT (site_id, visit) DO UPDATE SET "
-    + ", ".join(f"{name} = {merge.format(c=name)}" for name, _, _, merge in VISIT_ROLLUP_COLUMNS)
 )
 _LIFECYCLE = [t.name for t in LIFECYCLE_TYPES]
 _CONVERSATION_EVENTS = [*_LIFECYCLE, *(t.name for t in CONVERSATION_TYPES)]
@@ -124,15 +113,16 @@ class DuckDBStore:
             self.rebuild_rollups()
 
     def rebuild_rollups(self) -> None:
-        """Recompute the visit rollup from all stored events: on first start with a file
+        """Recompute the rollups (store/schema.py) from all stored events: on first start with a file
         written before it existed, when its definition changed, and after rows were
         written into `events` without `load_segment` (benchmarks/bulk_events.py)."""
         cur = self._cursor()
         cur.execute("BEGIN TRANSACTION")
         try:
-            cur.execute("DROP TABLE IF EXISTS visit_rollup")
-            cur.execute(_VISIT_ROLLUP_DDL)
-            cur.execute(f"INSERT INTO visit_rollup BY NAME {visit_rollup_select('events')}")
+            for rollup in ROLLUPS:
+                cur.execute(f"DROP TABLE IF EXISTS {rollup.table}")
+                cur.execute(rollup.ddl())
+                cur.execute(f"INSERT INTO {rollup.table} BY NAME {rollup.select('events')}")
             cur.execute("INSERT OR REPLACE INTO meta VALUES ('rollup_version', ?)", [ROLLUP_VERSION])
             cur.execute("COMMIT")
         except BaseException:
@@ -147,12 +137,13 @@ class DuckDBStore:
         try:
             # DuckDB parses the file itself, in its own threads: no Python objects per row.
             # The rows go through a temporary table so that the file is parsed once for
-            # both the events and the visit rollup.
+            # both the events and the rollups.
             inserted = 0
             if path.stat().st_size:
                 cur.execute(f"CREATE OR REPLACE TEMPORARY TABLE segment_rows AS {_READ_SEGMENT_SQL}", [str(path)])
                 inserted = cur.execute(f"INSERT INTO events ({', '.join(COLUMN_NAMES)}) SELECT * FROM segment_rows").fetchone()[0]
-                cur.execute(_MERGE_VISITS_SQL)
+                for rollup in ROLLUPS:
+                    cur.execute(rollup.merge("segment_rows"))
                 cur.execute("DROP TABLE segment_rows")
             cur.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('journal_position', ?)", [str(journal_segment)]

@@ -6,6 +6,7 @@ The hot fields of the canonical model get typed columns (derived from
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -66,11 +67,13 @@ def event_data(row: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-# -- the visit rollup ------------------------------------------------------------------
-# Reports filter and break down by attributes of a *visit*, and engagement counts visits.
-# Deriving those from every event of a range costs a group-by over all of them each time,
-# so the store keeps one row per visit, merged in as each journal segment loads
-# (`DuckDBStore.load_segment`) and rebuilt from `events` when missing.
+# -- rollups ---------------------------------------------------------------------------
+# Reports filter and break down by attributes of a *visit* and count visits and
+# conversations. Deriving those from every event of a range costs a group-by over all of
+# them each time, so the store keeps one row per visit and one per conversation, merged in
+# as each journal segment loads (`DuckDBStore.load_segment`) and rebuilt from `events`
+# when missing. Every column is an aggregate that two partial rows merge into exactly
+# (earliest, latest, sum, or, union), so segments may arrive in any order.
 
 # A visit: the session, or the conversation when an agent backend sent it without one.
 # (CASE rather than coalesce: the fallback string is then only built where it is needed.)
@@ -91,45 +94,144 @@ def engaged(a: str = "e") -> str:
     )
 
 
-# (name, SQL type, aggregate over a visit's events `e`, merge of the stored value with
-# `EXCLUDED`'s). Attributes are kept as {t: first time, v: value} so that two partial
-# rows merge exactly: the earlier wins, whatever order the segments arrive in.
+# The furthest step of the chat funnel (001/002) an event shows; other chat events: 0 (loaded).
+FUNNEL_STEP_OF = {
+    "CHAT_VISIBLE": 1,
+    "chat.opened": 2,
+    "chat.cancelled": 2,
+    "chat.closed": 2,
+    "chat.submitted": 3,
+    "chat.rejected": 3,
+    "chat.started": 4,
+    "CONTACT_STARTED": 4,
+    "TRANSFER_TO_QUEUE": 4,
+    "CONTACT_ENDED": 4,
+    "CONNECT_TO_AGENT": 5,
+    "chat.completed": 6,
+}
+_STEP_SQL = "CASE e.type " + " ".join(f"WHEN '{t}' THEN {n}" for t, n in FUNNEL_STEP_OF.items()) + " ELSE 0 END"
+
+# Merges of a stored value `{c}` with the new partial row's `EXCLUDED.{c}`.
+EARLIEST = "least({c}, EXCLUDED.{c})"  # least() and greatest() skip NULLs
+LATEST = "greatest({c}, EXCLUDED.{c})"
+SUM = "{c} + EXCLUDED.{c}"
+EITHER = "{c} OR EXCLUDED.{c}"
+UNION = "list_distinct(list_concat({c}, EXCLUDED.{c}))"
+CONCAT = "list_concat({c}, EXCLUDED.{c})"
+# Attributes are kept as {t: first time, v: value}: the earliest wins, whatever the order.
 _FIRST = "STRUCT(t TIMESTAMPTZ, v VARCHAR)"
-_MERGE_FIRST = "least({c}, EXCLUDED.{c})"  # least() skips NULLs
 
 
 def _first(value: str, where: str) -> str:
     return f"min({{'t': e.ts, 'v': {value}}}) FILTER (WHERE {where})"
 
 
-VISIT_ROLLUP_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
-    ("visitor_id", "VARCHAR", "any_value(e.visitor_id)", "coalesce({c}, EXCLUDED.{c})"),
-    ("first_ts", "TIMESTAMPTZ", "min(e.ts)", "least({c}, EXCLUDED.{c})"),
-    ("last_ts", "TIMESTAMPTZ", "max(e.ts)", "greatest({c}, EXCLUDED.{c})"),
-    # the browser's device and language (a visit with a device is a browser visit)
-    ("device", _FIRST, _first("e.device", "e.device IS NOT NULL"), _MERGE_FIRST),
-    ("language", _FIRST, _first("e.language", "e.language IS NOT NULL"), _MERGE_FIRST),
-    # what an agent backend said of the conversation (002/003 `conversation` events)
-    *(
-        (f"conversation_{name}", _FIRST,
-         _first(f"e.properties->>'{field}'", f"e.type = 'conversation' AND (e.properties->>'{field}') IS NOT NULL"),
-         _MERGE_FIRST)
-        for name, field in (("device", "deviceType"), ("source", "source"), ("language", "language"))
+@dataclass(frozen=True, slots=True)
+class Rollup:
+    """A table with one row per `key` (site_id first), made of `columns`: (name, SQL
+    type, aggregate over the events `e` of one key, merge)."""
+
+    table: str
+    key: tuple[tuple[str, str], ...]  # (name, expression over `e`)
+    where: str  # which events count
+    columns: tuple[tuple[str, str, str, str], ...]
+
+    def ddl(self) -> str:
+        keys = ", ".join(f"{name} VARCHAR NOT NULL" for name, _ in self.key)
+        columns = ", ".join(f"{name} {sql}" for name, sql, _, _ in self.columns)
+        return f"CREATE TABLE {self.table} ({keys}, {columns}, PRIMARY KEY ({', '.join(n for n, _ in self.key)}))"
+
+    def select(self, source: str) -> str:
+        """One partial row per key of the events in the table `source`."""
+        keys = ", ".join(f"{expr} AS {name}" for name, expr in self.key)
+        aggregates = ", ".join(f"{agg} AS {name}" for name, _, agg, _ in self.columns)
+        return f"SELECT {keys}, {aggregates} FROM {source} e WHERE {self.where} GROUP BY ALL"
+
+    def merge(self, source: str) -> str:
+        """Merge the partial rows of `source` into the table."""
+        return (
+            f"INSERT INTO {self.table} BY NAME {self.select(source)} "
+            f"ON CONFLICT ({', '.join(n for n, _ in self.key)}) DO UPDATE SET "
+            + ", ".join(f"{name} = {merge.format(c=name)}" for name, _, _, merge in self.columns)
+        )
+
+
+VISIT_ROLLUP = Rollup(
+    "visit_rollup",
+    (("site_id", "e.site_id"), ("visit", VISIT.format(a="e."))),
+    "e.session_id IS NOT NULL OR e.interaction_id IS NOT NULL",
+    (
+        ("visitor_id", "VARCHAR", "any_value(e.visitor_id)", "coalesce({c}, EXCLUDED.{c})"),
+        ("first_ts", "TIMESTAMPTZ", "min(e.ts)", EARLIEST),
+        ("last_ts", "TIMESTAMPTZ", "max(e.ts)", LATEST),
+        # the browser's device and language (a visit with a device is a browser visit)
+        ("device", _FIRST, _first("e.device", "e.device IS NOT NULL"), EARLIEST),
+        ("language", _FIRST, _first("e.language", "e.language IS NOT NULL"), EARLIEST),
+        # what an agent backend said of the conversation (002/003 `conversation` events)
+        *(
+            (f"conversation_{name}", _FIRST,
+             _first(f"e.properties->>'{field}'", f"e.type = 'conversation' AND (e.properties->>'{field}') IS NOT NULL"),
+             EARLIEST)
+            for name, field in (("device", "deviceType"), ("source", "source"), ("language", "language"))
+        ),
+        ("landing_page_type", _FIRST, _first("e.page_type", "e.type = 'page_view' AND e.page_type IS NOT NULL"), EARLIEST),
+        ("page_types", "VARCHAR[]",
+         "coalesce(list_distinct(list(e.page_type) FILTER (WHERE e.type = 'page_view' AND e.page_type IS NOT NULL)), [])",
+         UNION),
+        # engagement (003): when the widget first loaded and when the visitor first
+        # engaged; the chat funnel: the furthest step reached
+        ("loaded_at", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE e.type IN {CHAT_TYPES_SQL})", EARLIEST),
+        ("used_at", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE {engaged('e')})", EARLIEST),
+        ("furthest_step", "INTEGER", f"max({_STEP_SQL}) FILTER (WHERE e.type IN {CHAT_TYPES_SQL})", LATEST),
     ),
-    ("landing_page_type", _FIRST, _first("e.page_type", "e.type = 'page_view' AND e.page_type IS NOT NULL"), _MERGE_FIRST),
-    ("page_types", "VARCHAR[]",
-     "coalesce(list_distinct(list(e.page_type) FILTER (WHERE e.type = 'page_view' AND e.page_type IS NOT NULL)), [])",
-     "list_distinct(list_concat({c}, EXCLUDED.{c}))"),
-    # engagement (003): when the widget first loaded and when the visitor first engaged
-    ("loaded_at", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE e.type IN {CHAT_TYPES_SQL})", "least({c}, EXCLUDED.{c})"),
-    ("used_at", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE {engaged('e')})", "least({c}, EXCLUDED.{c})"),
 )
 
+# The 002 metadata counters of a conversation's outcome events (the block is cumulative,
+# so the outcomes carry the final values; `chat.closed` repeats them).
+OUTCOME_TYPES_SQL = "('chat.cancelled', 'chat.rejected', 'chat.completed')"
+REPORTED = ("waitingForAgent", "elapsed", "userMessages", "agentMessages", "systemMessages", "filesUploaded",
+            "numAgents", "agentReached")
 
-def visit_rollup_select(source: str) -> str:
-    """SELECT one partial rollup row per visit of the events in `source` (a table name)."""
-    aggregates = ", ".join(f"{agg} AS {name}" for name, _, agg, _ in VISIT_ROLLUP_COLUMNS)
-    return (
-        f"SELECT e.site_id, {VISIT.format(a='e.')} AS visit, {aggregates} FROM {source} e "
-        "WHERE e.session_id IS NOT NULL OR e.interaction_id IS NOT NULL GROUP BY ALL"
-    )
+
+def _earliest(column: str, *types: str) -> str:
+    return f"min(e.{column}) FILTER (WHERE e.type IN ({', '.join(repr(t) for t in types)}))"
+
+
+def _count(where: str) -> str:
+    return f"count(*) FILTER (WHERE {where})"
+
+
+CONVERSATION_ROLLUP = Rollup(
+    "conversation_rollup",
+    (("site_id", "e.site_id"), ("interaction_id", "e.interaction_id")),
+    f"e.interaction_id IS NOT NULL AND e.type IN {CHAT_TYPES_SQL}",
+    (
+        ("session", _FIRST, _first("e.session_id", "e.session_id IS NOT NULL"), EARLIEST),
+        ("first_ts", "TIMESTAMPTZ", "min(e.ts)", EARLIEST),
+        # a conversation is an interaction id with a lifecycle or `conversation` event
+        ("is_conversation", "BOOLEAN", "bool_or(e.type LIKE 'chat.%' OR e.type = 'conversation')", EITHER),
+        ("started_at", "TIMESTAMPTZ", _earliest("ts", "chat.started", "CONTACT_STARTED"), EARLIEST),
+        ("completed_at", "TIMESTAMPTZ", _earliest("ts", "chat.completed"), EARLIEST),
+        ("rejected_at", "TIMESTAMPTZ", _earliest("ts", "chat.rejected"), EARLIEST),
+        ("cancelled_at", "TIMESTAMPTZ", _earliest("ts", "chat.cancelled"), EARLIEST),
+        ("queued", "BOOLEAN", "bool_or(e.type = 'TRANSFER_TO_QUEUE')", EITHER),
+        ("connected", "BOOLEAN", "bool_or(e.type = 'CONNECT_TO_AGENT')", EITHER),
+        # client times, as the conversation fold measures waits and lengths
+        ("started_client", "TIMESTAMPTZ", _earliest("client_ts", "chat.started"), EARLIEST),
+        ("agent_client", "TIMESTAMPTZ", _earliest("client_ts", "CONNECT_TO_AGENT"), EARLIEST),
+        ("completed_client", "TIMESTAMPTZ", _earliest("client_ts", "chat.completed"), EARLIEST),
+        ("cancelled_client", "TIMESTAMPTZ", _earliest("client_ts", "chat.cancelled"), EARLIEST),
+        *((f"{sender}_messages", "BIGINT", _count(f"e.type = 'message' AND e.sender = '{sender}'"), SUM)
+          for sender in ("user", "agent", "system")),
+        ("files", "BIGINT", _count("e.type = 'attachment'"), SUM),
+        *((f"reported_{name}", "BIGINT",
+           f"max(try_cast(json_extract_string(e.properties, '$.metadata.{name}') AS BIGINT)) "
+           f"FILTER (WHERE e.type IN {OUTCOME_TYPES_SQL})", LATEST)
+          for name in REPORTED),
+        # the non-empty `errors` arrays the outcomes reported, as JSON text
+        ("error_lists", "VARCHAR[]",
+         "coalesce(list(json_extract_string(e.properties, '$.metadata.errors')) FILTER (WHERE e.type IN "
+         f"{OUTCOME_TYPES_SQL} AND json_extract_string(e.properties, '$.metadata.errors') LIKE '[_%]'), [])", CONCAT),
+    ),
+)
+ROLLUPS: tuple[Rollup, ...] = (VISIT_ROLLUP, CONVERSATION_ROLLUP)
