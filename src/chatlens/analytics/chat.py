@@ -1,7 +1,8 @@
 """Chat (references 001 and 002): how far visitors get with the widget, and what became of
 the conversations they started.
 
-**Funnel, per visit** (analytics/scope.py). Each step is the furthest a visit got; an event
+**Funnel, per visit** (analytics/scope.py), over the visits whose chat first loaded in the
+range (as engagement's *initialized*). Each step is the furthest a visit got; an event
 counts for its own step and the steps it implies, so the funnel is monotone even when a
 widget does not send every event:
 
@@ -20,9 +21,11 @@ A step's *visits* are the visits whose furthest step is that one or a later one;
 *conversion* = visits / loaded x 100.
 
 **Conversations** are the interaction ids (the `interaction_id` column) that have a
-lifecycle (`chat.*`) or `conversation` event in the scope: the conversations
-`GET /v1/conversations` knows. Their other events (widget events whose `contactId` is the
-interaction id, messages, attachments) count for them; only events in the range count.
+lifecycle (`chat.*`) or `conversation` event: the conversations `GET /v1/conversations`
+knows, counted in the range where they began (their first chat event, as that list's
+`since`/`until`) and filtered by their visit (the session of their first browser event,
+else the conversation itself). Their other events (widget events whose `contactId` is the
+interaction id, messages, attachments) count for them, also after the range's end.
 *Reported* values are those of the 002 metadata block of the conversation's outcome
 events (`chat.cancelled`, `chat.rejected`, `chat.completed`): the block is cumulative, so
 these carry the final counters (`chat.closed` repeats them; earlier stages precede them);
@@ -69,9 +72,9 @@ in the range).
 (`ts`) of the conversation's first event of that kind.
 
 One query computes everything, each table a tagged part (`part`) of a `UNION ALL BY
-NAME`; it reads `events` three times, each time only the columns and types it needs: per
-visit (funnel), per conversation (stages, times, events) and the outcome events' metadata
-(the only JSON it parses). Two narrow scans cost less than materializing the chat events.
+NAME`. It reads no events: the store's rollups (store/schema.py) keep per visit its
+furthest step and per conversation its stages, client times, counts and reported
+metadata, merged in as events are stored.
 """
 
 from __future__ import annotations
