@@ -244,7 +244,7 @@ class Scope:
                 ["r.site_id = $site", "r.first_ts < make_timestamptz($until::BIGINT)",
                  "r.last_ts >= make_timestamptz($since::BIGINT)", *self._filters]
             )
-            ctes.insert(0, f"visits AS (SELECT r.visit, {segment} AS segment FROM visit_rollup r{traits_join} WHERE {where})")
+            ctes.insert(0, f"visits AS MATERIALIZED (SELECT r.visit, {segment} AS segment FROM visit_rollup r{traits_join} WHERE {where})")
         return ("WITH " + ", ".join(ctes)) if ctes else ""
 
     def where(self, alias: str = "e", *, joined: bool = True) -> str:
