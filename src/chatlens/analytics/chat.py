@@ -87,6 +87,7 @@ from chatlens.analytics.scope import ReportQuery, Scope
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets
 from chatlens.model.lifecycle import SCENARIOS
 from chatlens.store.base import EventStore
+from chatlens.store.schema import CONVERSATION_VISIT
 
 FUNNEL: tuple[tuple[str, str], ...] = (
     ("loaded", "Chat loaded"),
@@ -154,18 +155,15 @@ def _per_conversation(scope: Scope) -> list[str]:
     first loaded in the range, with its furthest funnel step; `cv`, one row per
     conversation that began in the range, with its stages, times and counts; `cvx` adds
     what is derived."""
-    in_range = "BETWEEN make_timestamptz($since::BIGINT) AND make_timestamptz($until::BIGINT - 1)"
-    segment = "v.segment" if scope.segmented else "NULL::VARCHAR"
+    segment = scope.segment_column()
     pv = (
-        f"pv AS (SELECT {segment} AS seg, r.furthest_step AS furthest FROM visit_rollup r "
-        f"{'JOIN visits v ON v.visit = r.visit ' if scope.needs_visits else ''}"
-        f"WHERE r.site_id = $site AND r.loaded_at {in_range})"
+        f"pv AS (SELECT {segment} AS seg, r.furthest_step AS furthest FROM visit_rollup r {scope.join_visit('r.visit')}"
+        f"WHERE r.site_id = $site AND {scope.during('r.loaded_at')})"
     )
 
     def counted(events: str, counter: str) -> str:
         return f"CASE WHEN {events} > 0 THEN {events} ELSE coalesce(reported_{counter}, 0) END"
 
-    visit = "coalesce(c.session.v, 'conversation:' || c.interaction_id)"
     cv = (
         f"cv AS MATERIALIZED (SELECT c.interaction_id AS conv, {segment} AS seg, started_at, completed_at, rejected_at, "
         "cancelled_at AS any_cancelled_at, queued, "
@@ -175,9 +173,8 @@ def _per_conversation(scope: Scope) -> list[str]:
         "reported_waitingForAgent AS reported_wait, reported_elapsed, "
         f"{counted('user_messages', 'userMessages')} + {counted('agent_messages', 'agentMessages')} "
         f"+ {counted('system_messages', 'systemMessages')} AS messages, {counted('files', 'filesUploaded')} AS files, "
-        "error_lists FROM conversation_rollup c "
-        f"{f'JOIN visits v ON v.visit = {visit} ' if scope.needs_visits else ''}"
-        f"WHERE c.site_id = $site AND c.is_conversation AND c.first_ts {in_range})"
+        f"error_lists FROM conversation_rollup c {scope.join_visit(CONVERSATION_VISIT)}"
+        f"WHERE c.site_id = $site AND c.is_conversation AND {scope.during('c.first_ts')})"
     )
     # Derived per conversation: what the headline and the tables count.
     cvx = (

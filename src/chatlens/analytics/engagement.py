@@ -38,10 +38,9 @@ def engagement_report(store: EventStore, query: ReportQuery) -> Report:
     # One row per visit whose widget first loaded in the range, from the visit rollup:
     # when it loaded and when the visitor first engaged (within the range).
     per_visit = (
-        f"per_visit AS MATERIALIZED (SELECT r.visit, {'v.segment' if scope.segmented else 'NULL::VARCHAR'} AS seg, r.loaded_at, "
+        f"per_visit AS MATERIALIZED (SELECT r.visit, {scope.segment_column()} AS seg, r.loaded_at, "
         "CASE WHEN r.used_at < make_timestamptz($until::BIGINT) THEN r.used_at END AS used_at FROM visit_rollup r "
-        f"{'JOIN visits v ON v.visit = r.visit ' if scope.needs_visits else ''}"
-        "WHERE r.site_id = $site AND r.loaded_at >= make_timestamptz($since::BIGINT) AND r.loaded_at < make_timestamptz($until::BIGINT))"
+        f"{scope.join_visit('r.visit')}WHERE r.site_id = $site AND {scope.during('r.loaded_at')})"
     )
     # The page views in the range (of matching visits), for content and placement.
     views = (

@@ -1,8 +1,9 @@
 """Session results and ratings (reference 004).
 
 **Conversations** are the interaction ids that have a lifecycle (`chat.*`) or
-`conversation` event in the scope (the conversations `GET /v1/conversations` knows); only
-their events in the range count.
+`conversation` event (the conversations `GET /v1/conversations` knows), counted in the
+range where they began and filtered by their visit, as in the chat report; all their
+data keys count, also those logged after the range's end.
 
 **Result** of a conversation, as the conversation fold decides it (model/lifecycle.py,
 model/session_results.py): its highest-priority data key, priority 1 the highest; keys of
@@ -37,7 +38,8 @@ Rate codes are the site's own text ("1", "5", "THUMBS_UP"), so:
 - *rate codes*: per rate code its ratings, share of all ratings and comments.
 
 One query computes everything, each table a tagged part (`part`) of a `UNION ALL BY
-NAME`: it reads `events` twice, per conversation (the deciding key) and for the ratings
+NAME`: per conversation from the store's conversation rollup (its logged data keys with
+their times and event ids, its first CONNECT_TO_AGENT), and the rating events of the range
 (the only JSON it parses). The priorities travel as parameters (two lists), so custom
 keys need no SQL of their own.
 """
@@ -52,7 +54,7 @@ from chatlens.analytics.scope import ReportQuery, Scope
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets
 from chatlens.model.session_results import DataKeys
 from chatlens.store.base import EventStore
-from chatlens.store.schema import CHAT_TYPES_SQL
+from chatlens.store.schema import CONVERSATION_VISIT
 
 TREND_SERIES = 5  # results drawn as their own series; the rest is `other`
 NO_CONTENT = "(none)"
@@ -78,17 +80,19 @@ def results_report(store: EventStore, query: ReportQuery, data_keys: DataKeys | 
     start_priority = data_keys.get("START").priority
 
     source = f"FROM events e {scope.join('e')} WHERE {scope.where('e')}"
-    keys = "dk AS (SELECT unnest($key_names::VARCHAR[]) AS key_name, unnest($key_priorities::INTEGER[]) AS key_priority)"
-    # Per conversation, the best logged or derived key by (priority, time, event id): the
-    # fold's order. START is compared afterwards: it is the first key of every conversation.
+    # Per conversation (from the store's conversation rollup), the best logged or derived
+    # key by (priority, time, event id): the fold's order. START is compared afterwards:
+    # it is the first key of every conversation.
+    keys = (
+        "list_concat(c.logged_keys, CASE WHEN c.attended IS NOT NULL THEN "
+        "[{'k': 'CHAT_ATTENDED', 't': c.attended.t, 'id': c.attended.id}] ELSE [] END)"
+    )
     per_conversation = (
-        f"rc AS MATERIALIZED (SELECT conv, {'arg_min(seg, ts)' if scope.segmented else 'NULL::VARCHAR'} AS seg, "
-        "min(ts) AS first_ts, min({'p': key_priority, 't': ts, 'id': event_id, 'k': data_key}) "
-        "FILTER (WHERE key_priority > 0) AS best "
-        f"FROM (SELECT e.interaction_id AS conv, {scope.segment_column()} AS seg, e.type, e.ts, e.event_id, "
-        "CASE e.type WHEN 'session_log' THEN e.name WHEN 'CONNECT_TO_AGENT' THEN 'CHAT_ATTENDED' END AS data_key "
-        f"{source} AND e.type IN {CHAT_TYPES_SQL} AND e.interaction_id IS NOT NULL) "
-        "LEFT JOIN dk ON dk.key_name = data_key GROUP BY conv HAVING bool_or(type LIKE 'chat.%' OR type = 'conversation'))"
+        f"rc AS MATERIALIZED (SELECT c.interaction_id AS conv, {scope.segment_column()} AS seg, c.first_ts, "
+        f"list_min(list_transform(list_filter({keys}, lambda x: list_contains($key_names::VARCHAR[], x.k)), "
+        "lambda x: {'p': ($key_priorities::INTEGER[])[list_position($key_names::VARCHAR[], x.k)], 't': x.t, 'id': x.id, 'k': x.k})) AS best "
+        f"FROM conversation_rollup c {scope.join_visit(CONVERSATION_VISIT)}"
+        f"WHERE c.site_id = $site AND c.is_conversation AND {scope.during('c.first_ts')})"
     )
     decided = (
         "rcx AS (SELECT *, CASE WHEN $start_priority > 0 AND (best IS NULL OR $start_priority <= best.p) THEN 'START' "
@@ -101,7 +105,7 @@ def results_report(store: EventStore, query: ReportQuery, data_keys: DataKeys | 
         f"json_extract_string(e.properties, ['$.contentId', '$.comment']) AS rp {source} AND e.type = 'rating'))"
     )
     sql = (
-        f"{scope.with_(keys, per_conversation, decided, ratings)} "
+        f"{scope.with_(per_conversation, decided, ratings)} "
         f"SELECT 'conversations' AS part, {scope.segment('seg')}, count(*) AS conversations, count(result) AS with_result, "
         f"count(*) FILTER (WHERE result = 'CHAT_ATTENDED') AS attended FROM rcx {scope.group(expr='seg')} "
         "UNION ALL BY NAME "

@@ -225,7 +225,17 @@ class Scope:
 
     def in_range(self, alias: str = "") -> str:
         a = f"{alias}." if alias else ""
-        return f"{a}site_id = $site AND {a}ts >= make_timestamptz($since::BIGINT) AND {a}ts < make_timestamptz($until::BIGINT)"
+        return f"{a}site_id = $site AND {self.during(a + 'ts')}"
+
+    @staticmethod
+    def during(column: str) -> str:
+        """SQL: the time `column` is in the range."""
+        return f"{column} >= make_timestamptz($since::BIGINT) AND {column} < make_timestamptz($until::BIGINT)"
+
+    def join_visit(self, visit: str) -> str:
+        """For rows of a rollup whose visit is `visit`: `JOIN visits v` when filters or a
+        breakdown need it (`v.segment` then available, see `segment_column`)."""
+        return f"JOIN visits v ON v.visit = {visit} " if self.needs_visits else ""
 
     def with_(self, *more: str) -> str:
         """The WITH clause: the matching visits with their breakdown value (when filters

@@ -32,7 +32,7 @@ from chatlens.store.schema import COLUMN_NAMES, EVENT_COLUMNS, ROLLUPS
 
 SCHEMA_VERSION = 1
 # Bumped when the rollup's definition changes: the table is then rebuilt from `events`.
-ROLLUP_VERSION = "2"
+ROLLUP_VERSION = "3"
 
 # Journal lines carry timestamps as UTC microseconds and UUIDs and JSON as text.
 _LINE_TYPES = {"TIMESTAMPTZ": "BIGINT", "UUID": "VARCHAR"}

@@ -228,6 +228,12 @@ CONVERSATION_ROLLUP = Rollup(
            f"max(try_cast(json_extract_string(e.properties, '$.metadata.{name}') AS BIGINT)) "
            f"FILTER (WHERE e.type IN {OUTCOME_TYPES_SQL})", LATEST)
           for name in REPORTED),
+        # session results (004): the logged data keys and the first CONNECT_TO_AGENT
+        # (CHAT_ATTENDED), with what orders them (time, event id)
+        ("logged_keys", "STRUCT(k VARCHAR, t TIMESTAMPTZ, id UUID)[]",
+         "coalesce(list({'k': e.name, 't': e.ts, 'id': e.event_id}) FILTER (WHERE e.type = 'session_log'), [])", CONCAT),
+        ("attended", "STRUCT(t TIMESTAMPTZ, id UUID)",
+         "min({'t': e.ts, 'id': e.event_id}) FILTER (WHERE e.type = 'CONNECT_TO_AGENT')", EARLIEST),
         # the non-empty `errors` arrays the outcomes reported, as JSON text
         ("error_lists", "VARCHAR[]",
          "coalesce(list(json_extract_string(e.properties, '$.metadata.errors')) FILTER (WHERE e.type IN "
@@ -235,3 +241,6 @@ CONVERSATION_ROLLUP = Rollup(
     ),
 )
 ROLLUPS: tuple[Rollup, ...] = (VISIT_ROLLUP, CONVERSATION_ROLLUP)
+# The visit of a `conversation_rollup` row `c`: the session of its first browser event,
+# else the conversation itself (as VISIT for events without a session).
+CONVERSATION_VISIT = "coalesce(c.session.v, 'conversation:' || c.interaction_id)"
