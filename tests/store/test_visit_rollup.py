@@ -15,6 +15,7 @@ import pytest
 
 from chatlens.store.duckdb_store import DuckDBStore
 from chatlens.store.rows import RowEncoder
+from chatlens.store.schema import LATEST, ROLLUPS, Rollup
 
 BASE_US = 1_795_262_400_000_000
 SECOND = 1_000_000
@@ -131,4 +132,32 @@ def test_a_file_without_the_rollup_gets_it_built_on_open(tmp_path: Path) -> None
 
     reopened = DuckDBStore(path)
     assert reopened._cursor().execute("SELECT visit, landing_page_type.v FROM visit_rollup").fetchall() == [("s", "home")]
+    reopened.close()
+
+
+def test_a_segment_a_rollup_cannot_take_is_stored_and_the_rollups_rebuilt_on_the_next_open(tmp_path: Path) -> None:
+    """Acknowledged events never wait on a rollup: when merging fails, the segment's
+    events are stored alone, and the rollups, marked stale, are rebuilt when the store
+    next opens (here with rollups that can take the rows)."""
+    poison = Rollup(
+        "poison_rollup", (("site_id", "e.site_id"),), "true",
+        (("n", "BIGINT", "max(CASE WHEN e.url = 'https://poison.example/' THEN error('cannot take this row') END)::BIGINT",
+          LATEST),),
+    )
+    path = tmp_path / "db.duckdb"
+    store = DuckDBStore(path, rollups=(*ROLLUPS, poison))
+    encoder = RowEncoder({"site_id": "a", "visitor_id": "v", "session_id": "s", "received_at": BASE_US, "bot": False})
+    for number, url in enumerate(["https://shop.example/", "https://poison.example/"], start=1):
+        segment = tmp_path / f"segment-{number}"
+        segment.write_bytes(encoder.encode(str(uuid.uuid4()), "page_view", BASE_US + number, BASE_US + number,
+                                           {"url": url, "page_type": f"type-{number}"}, None))
+        assert store.load_segment(segment, number) == 1
+    assert store.count_events() == 2 and store.journal_position() == 2
+    cur = store._cursor()
+    assert cur.execute("SELECT value FROM meta WHERE key = 'rollup_version'").fetchone() == ("stale",)
+    assert cur.execute("SELECT list_sort(page_types) FROM visit_rollup").fetchall() == [(["type-1"],)]
+    store.close()
+
+    reopened = DuckDBStore(path)
+    assert reopened._cursor().execute("SELECT list_sort(page_types) FROM visit_rollup").fetchall() == [(["type-1", "type-2"],)]
     reopened.close()

@@ -9,6 +9,7 @@ request, and the loading never holds Python's GIL. Every thread gets its own cur
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -28,7 +29,9 @@ from chatlens.store.base import (
     Site,
     hash_secret,
 )
-from chatlens.store.schema import COLUMN_NAMES, EVENT_COLUMNS, ROLLUPS
+from chatlens.store.schema import COLUMN_NAMES, EVENT_COLUMNS, ROLLUPS, Rollup
+
+log = logging.getLogger("chatlens.store")
 
 SCHEMA_VERSION = 1
 # Bumped when the rollup's definition changes: the table is then rebuilt from `events`.
@@ -60,8 +63,11 @@ class StoreError(Exception):
 
 
 class DuckDBStore:
-    def __init__(self, path: str | os.PathLike[str], *, threads: int = 2) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, threads: int = 2, rollups: Sequence[Rollup] = ROLLUPS
+    ) -> None:
         self.path = Path(path)
+        self._rollups = tuple(rollups)
         self._con = _connect(self.path, threads)
         self._local = threading.local()
         self._migrate()
@@ -110,7 +116,10 @@ class DuckDBStore:
         )
         built = con.execute("SELECT value FROM meta WHERE key = 'rollup_version'").fetchone()
         if built is None or built[0] != ROLLUP_VERSION:
-            self.rebuild_rollups()
+            try:
+                self.rebuild_rollups()
+            except duckdb.Error as exc:  # the events are intact: serve them, reports may lag
+                log.error("rollups could not be rebuilt, reports read stale rollups: %s", exc)
 
     def rebuild_rollups(self) -> None:
         """Recompute the rollups (store/schema.py) from all stored events: on first start with a file
@@ -119,7 +128,7 @@ class DuckDBStore:
         cur = self._cursor()
         cur.execute("BEGIN TRANSACTION")
         try:
-            for rollup in ROLLUPS:
+            for rollup in self._rollups:
                 cur.execute(f"DROP TABLE IF EXISTS {rollup.table}")
                 cur.execute(rollup.ddl())
                 cur.execute(f"INSERT INTO {rollup.table} BY NAME {rollup.select('events')}")
@@ -132,6 +141,16 @@ class DuckDBStore:
     # -- events ------------------------------------------------------------------------
 
     def load_segment(self, path: Path, journal_segment: int) -> int:
+        try:
+            return self._load(path, journal_segment, merge=True)
+        except duckdb.Error as exc:
+            # Acknowledged events come first: a rollup that cannot take this segment must
+            # not hold them back. They are stored alone and the rollups marked stale, to
+            # be rebuilt from all events when the store next opens.
+            log.error("segment %s: rollups not updated, stored the events alone: %s", journal_segment, exc)
+            return self._load(path, journal_segment, merge=False)
+
+    def _load(self, path: Path, journal_segment: int, *, merge: bool) -> int:
         cur = self._cursor()
         cur.execute("BEGIN TRANSACTION")
         try:
@@ -142,9 +161,11 @@ class DuckDBStore:
             if path.stat().st_size:
                 cur.execute(f"CREATE OR REPLACE TEMPORARY TABLE segment_rows AS {_READ_SEGMENT_SQL}", [str(path)])
                 inserted = cur.execute(f"INSERT INTO events ({', '.join(COLUMN_NAMES)}) SELECT * FROM segment_rows").fetchone()[0]
-                for rollup in ROLLUPS:
+                for rollup in self._rollups if merge else ():
                     cur.execute(rollup.merge("segment_rows"))
                 cur.execute("DROP TABLE segment_rows")
+            if not merge:
+                cur.execute("INSERT OR REPLACE INTO meta VALUES ('rollup_version', 'stale')")
             cur.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('journal_position', ?)", [str(journal_segment)]
             )
