@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -116,8 +117,14 @@ class DuckDBStore:
         )
         built = con.execute("SELECT value FROM meta WHERE key = 'rollup_version'").fetchone()
         if built is None or built[0] != ROLLUP_VERSION:
+            events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+            if events:  # a person waiting for the server should know why
+                log.info("building the reports' rollups from %s stored events (once) ...", f"{events:,}")
             try:
+                started = time.monotonic()
                 self.rebuild_rollups()
+                if events:
+                    log.info("rollups built in %.1f s", time.monotonic() - started)
             except duckdb.Error as exc:  # the events are intact: serve them, reports may lag
                 log.error("rollups could not be rebuilt, reports read stale rollups: %s", exc)
 
