@@ -87,7 +87,7 @@ from chatlens.analytics.scope import ReportQuery, Scope
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets
 from chatlens.model.lifecycle import SCENARIOS
 from chatlens.store.base import EventStore
-from chatlens.store.schema import CONVERSATION_VISIT
+from chatlens.store.schema import CONVERSATION_VISIT, REPORTED
 
 FUNNEL: tuple[tuple[str, str], ...] = (
     ("loaded", "Chat loaded"),
@@ -150,6 +150,14 @@ SUMMARY = (
 )
 
 
+# A conversation with nothing after `chat.ready`: every KPI of it is zero or empty.
+_BARE_SQL = (
+    "(c.started_at IS NULL AND c.completed_at IS NULL AND c.rejected_at IS NULL AND c.cancelled_at IS NULL "
+    "AND NOT c.queued AND NOT c.connected AND c.user_messages + c.agent_messages + c.system_messages + c.files = 0 "
+    "AND len(c.error_lists) = 0 AND " + " AND ".join(f"c.reported_{name} IS NULL" for name in REPORTED) + ")"
+)
+
+
 def _per_conversation(scope: Scope) -> list[str]:
     """CTEs from the store's rollups (store/schema.py): `pv`, one row per visit whose chat
     first loaded in the range, with its furthest funnel step; `cv`, one row per
@@ -164,6 +172,12 @@ def _per_conversation(scope: Scope) -> list[str]:
     def counted(events: str, counter: str) -> str:
         return f"CASE WHEN {events} > 0 THEN {events} ELSE coalesce(reported_{counter}, 0) END"
 
+    # Most conversations are widget loads with nothing after `chat.ready` (each load has
+    # an interaction id): they add to the count and to "no end yet" and to nothing else,
+    # so only the others are materialized with their derived values.
+    rows = (f"FROM conversation_rollup c {scope.join_visit(CONVERSATION_VISIT)}"
+            f"WHERE c.site_id = $site AND c.is_conversation AND {scope.during('c.first_ts')}")
+    every = f"every_conversation AS (SELECT {segment} AS seg {rows})"
     cv = (
         f"cv AS MATERIALIZED (SELECT c.interaction_id AS conv, {segment} AS seg, started_at, completed_at, rejected_at, "
         "cancelled_at AS any_cancelled_at, queued, "
@@ -173,8 +187,7 @@ def _per_conversation(scope: Scope) -> list[str]:
         "reported_waitingForAgent AS reported_wait, reported_elapsed, "
         f"{counted('user_messages', 'userMessages')} + {counted('agent_messages', 'agentMessages')} "
         f"+ {counted('system_messages', 'systemMessages')} AS messages, {counted('files', 'filesUploaded')} AS files, "
-        f"error_lists FROM conversation_rollup c {scope.join_visit(CONVERSATION_VISIT)}"
-        f"WHERE c.site_id = $site AND c.is_conversation AND {scope.during('c.first_ts')})"
+        f"error_lists {rows} AND NOT {_BARE_SQL})"
     )
     # Derived per conversation: what the headline and the tables count.
     cvx = (
@@ -183,7 +196,7 @@ def _per_conversation(scope: Scope) -> list[str]:
         "CASE WHEN end_ms >= started_ms THEN end_ms - started_ms ELSE reported_elapsed END AS elapsed_ms, "
         "len(error_lists) > 0 AS has_errors FROM cv)"
     )
-    return [pv, cv, cvx]
+    return [pv, every, cv, cvx]
 
 
 def chat_report(store: EventStore, query: ReportQuery) -> Report:
@@ -208,7 +221,10 @@ def chat_report(store: EventStore, query: ReportQuery) -> Report:
         f"{scope.with_(*_per_conversation(scope))} "
         f"SELECT 'visits' AS part, {scope.segment('seg')}, {steps} FROM pv {scope.group(expr='seg')} "
         "UNION ALL BY NAME "
-        f"SELECT 'conversations' AS part, {scope.segment('seg')}, count(*) AS conversations, "
+        f"SELECT 'every' AS part, {scope.segment('seg')}, count(*) AS conversations FROM every_conversation "
+        f"{scope.group(expr='seg')} "
+        "UNION ALL BY NAME "
+        f"SELECT 'conversations' AS part, {scope.segment('seg')}, count(*) AS active, "
         f"count(*) FILTER (WHERE {started}) AS started, count(*) FILTER (WHERE completed_at IS NOT NULL) AS completed, "
         "count(*) FILTER (WHERE agent) AS agent_connected, count(cancelled_at) AS cancelled, "
         f"count(*) FILTER (WHERE {started} AND cancelled_at IS NOT NULL) AS abandoned, "
@@ -236,12 +252,13 @@ def chat_report(store: EventStore, query: ReportQuery) -> Report:
 
     # Headline: the visit funnel and the conversation KPIs, per segment.
     merged: dict[tuple[Any, bool], dict[str, Any]] = {}
-    for row in parts["visits"] + parts["conversations"]:
+    for row in parts["visits"] + parts["every"] + parts["conversations"]:
         target = merged.setdefault((row["segment"], row["is_total"]), {"segment": row["segment"], "is_total": row["is_total"]})
         target.update({k: v for k, v in row.items() if v is not None})
     for row in merged.values():
         # a segment seen in one part only: its counts in the other are 0
         row.update({k: 0 for k, _, kind, _ in SUMMARY if kind == "int" and k not in row})
+        row["scenario_no_end"] = row.get("scenario_no_end", 0) + row["conversations"] - row.get("active", 0)
         row["loaded"] = row.get("step_loaded", 0)
         row["started_visits"] = row.get("step_started", 0)
         row["visit_conversion"] = ratio(row["started_visits"], row["loaded"])
