@@ -160,9 +160,10 @@ _BARE_SQL = (
 
 def _per_conversation(scope: Scope) -> list[str]:
     """CTEs from the store's rollups (store/schema.py): `pv`, one row per visit whose chat
-    first loaded in the range, with its furthest funnel step; `cv`, one row per
-    conversation that began in the range, with its stages, times and counts; `cvx` adds
-    what is derived."""
+    first loaded in the range, with its furthest funnel step; `every_conversation`, the
+    segment of each conversation that began in the range; `cv`, those of them with
+    something after `chat.ready`, with their stages, times and counts; `cvx` adds what is
+    derived."""
     segment = scope.segment_column()
     pv = (
         f"pv AS (SELECT {segment} AS seg, r.furthest_step AS furthest FROM visit_rollup r {scope.join_visit('r.visit')}"
