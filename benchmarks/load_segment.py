@@ -88,8 +88,9 @@ def main() -> None:
     reference, ours = medians.values()
     print(f"  ratio load_segment / reference: {ours / reference:.2f}")
     rollups = store._cursor().execute(
-        "SELECT (SELECT count(*) FROM visit_rollup), (SELECT count(*) FROM conversation_rollup)").fetchone()
-    print(f"  rollup rows after the run: {rollups[0]:,} visits, {rollups[1]:,} conversations")
+        "SELECT (SELECT count(*) FROM visit_rollup), (SELECT count(*) FROM conversation_rollup), "
+        "(SELECT count(*) FROM visit_page_rollup)").fetchone()
+    print(f"  rollup rows after the run: {rollups[0]:,} visits, {rollups[1]:,} conversations, {rollups[2]:,} visit pages")
     store.close()
     bare.close()
 

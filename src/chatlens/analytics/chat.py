@@ -165,9 +165,10 @@ def _per_conversation(scope: Scope) -> list[str]:
     something after `chat.ready`, with their stages, times and counts; `cvx` adds what is
     derived."""
     segment = scope.segment_column()
+    join, condition, visit_segment = scope.on_visit_rollup()
     pv = (
-        f"pv AS (SELECT {segment} AS seg, r.furthest_step AS furthest FROM visit_rollup r {scope.join_visit('r.visit')}"
-        f"WHERE r.site_id = $site AND {scope.during('r.loaded_at')})"
+        f"pv AS (SELECT {visit_segment} AS seg, r.furthest_step AS furthest FROM visit_rollup r {join}"
+        f"WHERE r.site_id = $site AND {scope.during('r.loaded_at')}{condition})"
     )
 
     def counted(events: str, counter: str) -> str:

@@ -9,7 +9,14 @@ the store's visit rollup (store/schema.py); used when it engaged before the rang
 - *interaction rate* = used / initialized x 100; *page abandonment*: initialized, never used.
 
 Where things happened is the page the visitor was on: the visit's latest `page_view` at
-or before the event.
+or before the event (placement: when the widget first loaded and when the visitor first
+engaged).
+
+Content effectiveness counts, per page (its URL without query string and fragment), the
+visits that first viewed it in the range (any visit, with the widget or not), and of
+those the visits that engaged, within the range, at or after that first view. Its page
+type is that of the page's earliest view that had one. Page views without a session
+belong to no visit and count nowhere.
 """
 
 from __future__ import annotations
@@ -18,10 +25,6 @@ from chatlens.analytics.report import Column, Report, Table, headline, ratio, ru
 from chatlens.analytics.scope import ReportQuery, Scope
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets
 from chatlens.store.base import EventStore
-from chatlens.store.schema import VISIT
-
-# The page a URL stands for in content tables: without its query string and fragment.
-PAGE_SQL = "split_part(split_part(e.url, '#', 1), '?', 1)"
 
 SUMMARY = (
     ("initialized", "Interactions initialized", "int", "Visits where the widget loaded or a conversation was initialized"),
@@ -36,44 +39,44 @@ def engagement_report(store: EventStore, query: ReportQuery) -> Report:
     scope = Scope(query)
     report = Report("engagement", "Engagement", query)
     # One row per visit whose widget first loaded in the range, from the visit rollup:
-    # when it loaded and when the visitor first engaged (within the range).
+    # when it loaded and when the visitor first engaged (within the range), and the type
+    # of the page it was on then (placement: its latest page view at or before).
+    def page_type_at(time: str) -> str:
+        return f"list_max(list_filter(r.views, lambda x: x.t <= {time})).pt"
+
+    join, condition, segment = scope.on_visit_rollup()
     per_visit = (
-        f"per_visit AS MATERIALIZED (SELECT r.visit, {scope.segment_column()} AS seg, r.loaded_at, "
+        f"per_visit AS MATERIALIZED (SELECT * EXCLUDE (views), {page_type_at('r.loaded_at')} AS loaded_on, "
+        f"CASE WHEN used_at IS NOT NULL THEN {page_type_at('r.used_at')} END AS used_on FROM ("
+        f"SELECT r.visit, {segment} AS seg, r.loaded_at, r.views, "
         "CASE WHEN r.used_at < make_timestamptz($until::BIGINT) THEN r.used_at END AS used_at FROM visit_rollup r "
-        f"{scope.join_visit('r.visit')}WHERE r.site_id = $site AND {scope.during('r.loaded_at')})"
-    )
-    # The page views in the range (of matching visits), for content and placement.
-    views = (
-        f"views AS MATERIALIZED (SELECT {VISIT.format(a='e.')} AS visit, e.ts, e.page_type, {PAGE_SQL} AS page "
-        f"FROM events e WHERE {scope.where('e', joined=False)} AND e.type = 'page_view')"
-    )
-    # Placement: the latest page view at or before the load and the first engagement.
-    placed = (
-        "placed AS (SELECT max({'t': w.ts, 'pt': w.page_type}) FILTER (WHERE w.ts <= p.loaded_at).pt AS loaded_on, "
-        "max({'t': w.ts, 'pt': w.page_type}) FILTER (WHERE w.ts <= p.used_at).pt AS used_on, "
-        "any_value(p.used_at) IS NOT NULL AS used FROM per_visit p LEFT JOIN views w ON w.visit = p.visit GROUP BY p.visit)"
+        f"{join}WHERE r.site_id = $site AND {scope.during('r.loaded_at')}{condition}) r)"
     )
     # Headline (per segment), trend and timing from one pass over the visits; content
-    # effectiveness (the pages of a visit, and whether it engaged after the first view)
-    # and widget placement as parts of the same statement.
+    # effectiveness (the pages visits first viewed in the range, from the store's
+    # visit-page rollup, and whether the visit engaged after) and widget placement as
+    # parts of the same statement.
     sets = ["()", "(bucket)", "(weekday, hour)", *(["(seg)"] if scope.segmented else [])]
     rows = run(
         store,
-        f"{scope.with_(per_visit, views, placed)} "
+        f"{scope.with_(per_visit)} "
         f"SELECT 'visits' AS part, {'seg' if scope.segmented else 'NULL'} AS seg, bucket, weekday, hour, grouping(bucket) = 0 AS is_trend, "
         f"grouping(weekday) = 0 AS is_timing, {'grouping(seg) = 1' if scope.segmented else 'true'} AS is_total, "
         "count(*) AS initialized, count(used_at) AS used "
         f"FROM (SELECT *, {bucket_sql(query, 'loaded_at')} AS bucket, isodow(loaded_at) AS weekday, hour(loaded_at) AS hour "
         f"FROM per_visit) GROUP BY GROUPING SETS ({', '.join(sets)}) "
         "UNION ALL BY NAME "
-        "(SELECT 'content' AS part, page, any_value(w.page_type) AS page_type, count(*) AS a, "
+        "(SELECT 'content' AS part, w.page, min(w.page_type).v AS page_type, count(*) AS a, "
         "count(*) FILTER (WHERE p.used_at >= w.first_view) AS b "
-        "FROM (SELECT visit, page, any_value(page_type) AS page_type, min(ts) AS first_view FROM views GROUP BY visit, page) w "
-        "LEFT JOIN per_visit p USING (visit) GROUP BY page ORDER BY b DESC, a DESC, page LIMIT $limit) "
+        f"FROM visit_page_rollup w {scope.join_visit('w.visit', segmented=False)}"
+        # (only the engaged visits are joined: a few percent of them)
+        "LEFT JOIN (SELECT visit, used_at FROM per_visit WHERE used_at IS NOT NULL) p ON p.visit = w.visit "
+        f"WHERE w.site_id = $site AND {scope.during('w.first_view')} "
+        "GROUP BY w.page ORDER BY b DESC, a DESC, w.page LIMIT $limit) "
         "UNION ALL BY NAME "
         "SELECT 'placement' AS part, page_type, sum(a)::BIGINT AS a, sum(b)::BIGINT AS b FROM ("
-        "SELECT coalesce(loaded_on, '(unknown)') AS page_type, 1 AS a, 0 AS b FROM placed "
-        "UNION ALL SELECT coalesce(used_on, '(unknown)'), 0, 1 FROM placed WHERE used) GROUP BY page_type",
+        "SELECT coalesce(loaded_on, '(unknown)') AS page_type, 1 AS a, 0 AS b FROM per_visit "
+        "UNION ALL SELECT coalesce(used_on, '(unknown)'), 0, 1 FROM per_visit WHERE used_at IS NOT NULL) GROUP BY page_type",
         scope,
         limit=query.limit,
     )

@@ -25,11 +25,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from chatlens.analytics.engagement import PAGE_SQL
 from chatlens.analytics.report import Column, Report, Table, headline, run
 from chatlens.analytics.scope import ReportQuery, Scope
 from chatlens.store.base import EventStore
-from chatlens.store.schema import VISIT
+from chatlens.store.schema import PAGE, VISIT
 
 MINUTE_US = 60_000_000
 NOW_WINDOW_US = 5 * MINUTE_US  # "on the site now"
@@ -81,7 +80,7 @@ def live_report(store: EventStore, query: ReportQuery) -> Report:
     # The browser's events of the last 30 minutes (a /v1/batch row always has a device).
     recent = (
         f"recent AS MATERIALIZED (SELECT e.visitor_id, {VISIT.format(a='e.')} AS visit, e.type, e.ts, "
-        f"CASE WHEN e.type = 'page_view' THEN {PAGE_SQL} END AS page, {scope.segment_column()} AS seg "
+        f"CASE WHEN e.type = 'page_view' THEN {PAGE.format(a='e.')} END AS page, {scope.segment_column()} AS seg "
         f"FROM events e {scope.join('e')} WHERE {scope.where('e')} AND e.device IS NOT NULL "
         "AND e.ts >= make_timestamptz($recent::BIGINT))"
     )

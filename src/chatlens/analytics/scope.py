@@ -232,10 +232,22 @@ class Scope:
         """SQL: the time `column` is in the range."""
         return f"{column} >= make_timestamptz($since::BIGINT) AND {column} < make_timestamptz($until::BIGINT)"
 
-    def join_visit(self, visit: str) -> str:
+    def join_visit(self, visit: str, *, segmented: bool = True) -> str:
         """For rows of a rollup whose visit is `visit`: `JOIN visits v` when filters or a
-        breakdown need it (`v.segment` then available, see `segment_column`)."""
-        return f"JOIN visits v ON v.visit = {visit} " if self.needs_visits else ""
+        breakdown need it (`v.segment` then available, see `segment_column`).
+        `segmented=False`: the rows are not split by segment, only filters need it."""
+        needed = self.needs_visits if segmented else bool(self._filters)
+        return f"JOIN visits v ON v.visit = {visit} " if needed else ""
+
+    def on_visit_rollup(self) -> tuple[str, str, str]:
+        """For a query over `visit_rollup r` itself: (join, condition, segment), to use as
+        `FROM visit_rollup r {join}WHERE ...{condition}` and `{segment} AS seg`. The
+        filters and the breakdown are read off the row (no join to `visits`, which is
+        made of the same rows) unless they need the visitor's traits."""
+        if self._traits:
+            return self.join_visit("r.visit"), "", self.segment_column()
+        condition = "".join(f" AND {f}" for f in self._filters)
+        return "", condition, self._segment if self.segmented else "NULL::VARCHAR"
 
     def with_(self, *more: str) -> str:
         """The WITH clause: the matching visits with their breakdown value (when filters

@@ -78,6 +78,8 @@ def event_data(row: dict[str, Any]) -> dict[str, Any]:
 # A visit: the session, or the conversation when an agent backend sent it without one.
 # (CASE rather than coalesce: the fallback string is then only built where it is needed.)
 VISIT = "CASE WHEN {a}session_id IS NOT NULL THEN {a}session_id ELSE 'conversation:' || {a}interaction_id END"
+# The page a URL stands for (engagement's content): without its query string and fragment.
+PAGE = "split_part(split_part({a}url, '#', 1), '?', 1)"
 
 # The widget (001), lifecycle (002) and conversation events: "the widget loaded" (003).
 CHAT_TYPES: tuple[str, ...] = tuple(
@@ -178,6 +180,11 @@ VISIT_ROLLUP = Rollup(
         ("page_types", "VARCHAR[]",
          "coalesce(list_distinct(list(e.page_type) FILTER (WHERE e.type = 'page_view' AND e.page_type IS NOT NULL)), [])",
          UNION),
+        # every page view's time and page type, for where the widget loaded and was used
+        # (engagement's placement: the latest view at or before a time, whatever the
+        # order segments arrive in)
+        ("views", "STRUCT(t TIMESTAMPTZ, pt VARCHAR)[]",
+         "coalesce(list({'t': e.ts, 'pt': e.page_type}) FILTER (WHERE e.type = 'page_view'), [])", CONCAT),
         # engagement (003): when the widget first loaded and when the visitor first
         # engaged; the chat funnel: the furthest step reached
         ("loaded_at", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE e.type IN {CHAT_TYPES_SQL})", EARLIEST),
@@ -240,7 +247,19 @@ CONVERSATION_ROLLUP = Rollup(
          f"{OUTCOME_TYPES_SQL} AND json_extract_string(e.properties, '$.metadata.errors') LIKE '[_%]'), [])", CONCAT),
     ),
 )
-ROLLUPS: tuple[Rollup, ...] = (VISIT_ROLLUP, CONVERSATION_ROLLUP)
+# One row per page a visit viewed (engagement's content): its first view and the type of
+# the page then. (Grouping 3M page views by visit and page takes most of a second at
+# report time; this is the result of that grouping, kept as segments load.)
+VISIT_PAGE_ROLLUP = Rollup(
+    "visit_page_rollup",
+    (("site_id", "e.site_id"), ("visit", "e.session_id"), ("page", PAGE.format(a="e."))),
+    "e.type = 'page_view' AND e.session_id IS NOT NULL AND e.url IS NOT NULL",
+    (
+        ("first_view", "TIMESTAMPTZ", "min(e.ts)", EARLIEST),
+        ("page_type", _FIRST, _first("e.page_type", "e.page_type IS NOT NULL"), EARLIEST),
+    ),
+)
+ROLLUPS: tuple[Rollup, ...] = (VISIT_ROLLUP, CONVERSATION_ROLLUP, VISIT_PAGE_ROLLUP)
 # The visit of a `conversation_rollup` row `c`: the session of its first browser event,
 # else the conversation itself (as VISIT for events without a session).
 CONVERSATION_VISIT = "coalesce(c.session.v, 'conversation:' || c.interaction_id)"
