@@ -279,11 +279,13 @@ def _ctes(scope: Scope, outcomes: OutcomeSQL, python_converted: bool) -> list[st
     window = "to_microseconds($window::BIGINT)"
     extra = " OR d.offer_id IN (SELECT unnest($python_converted::VARCHAR[]))" if python_converted else ""
     return [
-        # A decision's event id is its offer id, so there is one decision per offer.
+        # A decision's event id is its offer id, so there is one decision per offer. Its
+        # visit is its session (the engine decides on browser batches, which have one).
         f"dec AS MATERIALIZED (SELECT e.offer_id, e.name AS skill, e.status AS decision, "
         f"CASE WHEN e.status = 'blocked' THEN coalesce(nullif(e.properties->>'reason', ''), 'unknown') END AS reason, "
         f"e.ts AS decided_at, e.visitor_id, e.session_id, {scope.segment_column()} AS seg "
-        f"FROM events e {scope.join('e')} WHERE {scope.where('e')} AND e.type = 'decision')",
+        f"FROM events e {scope.join('e', visit='e.session_id')} WHERE {scope.where('e', visit='e.session_id')} "
+        "AND e.type = 'decision')",
         # The page's answers to the offers made (from visitors with a decision, as the
         # fold reads them), with the first acceptance.
         "answers AS MATERIALIZED (SELECT o.offer_id, bool_or(o.status = 'shown') AS shown, "
@@ -316,9 +318,9 @@ def _ctes(scope: Scope, outcomes: OutcomeSQL, python_converted: bool) -> list[st
         f"d.decision <> 'blocked' AND (d.offer_id IN (SELECT offer_id FROM reached){extra}) AS converted "
         "FROM answered d)",
         # The lift: each visitor's first offered or held-out decision of the skill.
-        "firsts AS (SELECT skill, arg_min(decision, (decided_at, offer_id)) AS decision, "
-        "arg_min(converted, (decided_at, offer_id)) AS converted FROM story WHERE decision <> 'blocked' "
-        "GROUP BY skill, visitor_id)",
+        "firsts AS (SELECT skill, first.decision, first.converted FROM (SELECT skill, "
+        "arg_min({'decision': decision, 'converted': converted}, (decided_at, offer_id)) AS first "
+        "FROM story WHERE decision <> 'blocked' GROUP BY skill, visitor_id))",
         "lifts AS (SELECT skill, count(*) FILTER (WHERE decision = 'offered') AS offered_visitors, "
         "count(*) FILTER (WHERE decision = 'offered' AND converted) AS offered_converted, "
         "count(*) FILTER (WHERE decision <> 'offered') AS held_out_visitors, "

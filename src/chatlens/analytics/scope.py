@@ -269,20 +269,22 @@ class Scope:
             ctes.insert(0, f"visits AS MATERIALIZED (SELECT r.visit, {segment} AS segment FROM visit_rollup r{traits_join} WHERE {where})")
         return ("WITH " + ", ".join(ctes)) if ctes else ""
 
-    def where(self, alias: str = "e", *, joined: bool = True) -> str:
+    def where(self, alias: str = "e", *, joined: bool = True, visit: str | None = None) -> str:
         """The events of `alias` in the range and, with filters, of matching visits.
         With a breakdown the filters are left to `join()`; `joined=False` says the query
-        does not join, so the filters are applied here anyway."""
+        does not join, so the filters are applied here anyway. `visit`: the events'
+        visit, when simpler than the general VISIT (say, events that always have a
+        session)."""
         sql = self.in_range(alias)
         if self._filters and not (self.segmented and joined):
-            sql += f" AND {VISIT.format(a=alias + '.')} IN (SELECT visit FROM visits)"
+            sql += f" AND {visit or VISIT.format(a=alias + '.')} IN (SELECT visit FROM visits)"
         return sql
 
-    def join(self, alias: str = "e") -> str:
+    def join(self, alias: str = "e", *, visit: str | None = None) -> str:
         """With a breakdown: `JOIN visits v` (filters applied, `v.segment` available)."""
         if not self.segmented:
             return ""
-        return f"JOIN visits v ON v.visit = {VISIT.format(a=alias + '.')}"
+        return f"JOIN visits v ON v.visit = {visit or VISIT.format(a=alias + '.')}"
 
     def segment_column(self) -> str:
         """The breakdown value of a row of `events e` joined by `join()` (NULL without one)."""
