@@ -1,4 +1,4 @@
-"""The rollups (one row per visit, one per conversation), merged in segment by segment as
+"""The rollups (one row per visit, conversation, page a visit viewed and decision), merged in segment by segment as
 the journal loads, must equal the same rows computed from all events at once, whatever
 order the segments (and the events in them) arrive in."""
 
@@ -24,7 +24,7 @@ SECOND = 1_000_000
 def rollup(store: DuckDBStore, table: str = "visit_rollup") -> list[tuple[Any, ...]]:
     # lists are kept in the order of arrival: sorted here
     lists = {"visit_rollup": ("page_types", "views"), "conversation_rollup": ("error_lists", "logged_keys"),
-             "visit_page_rollup": ()}[table]
+             "visit_page_rollup": (), "decision_rollup": ("answers",)}[table]
     replace = f" REPLACE ({', '.join(f'list_sort({c}) AS {c}' for c in lists)})" if lists else ""
     return store._cursor().execute(
         f"SELECT COLUMNS(*)::VARCHAR FROM (SELECT *{replace} FROM {table}) ORDER BY ALL"
@@ -44,7 +44,7 @@ def random_events(rng: random.Random, visits: int) -> list[bytes]:
             ts = BASE_US + rng.randint(0, 3600) * SECOND
             kind = rng.choice(["page_view", "page_view", "chat.ready", "chat.submitted", "message", "conversation", "dwell",
                                "chat.started", "CONNECT_TO_AGENT", "TRANSFER_TO_QUEUE", "attachment", "chat.completed",
-                               "chat.cancelled", "CHAT_VISIBLE"])
+                               "chat.cancelled", "CHAT_VISIBLE", "decision", "offer", "offer"])
             columns: dict[str, Any] = {"interaction_id": f"i-{n}-{rng.randint(0, 1)}"}
             if browser and rng.random() < 0.9:
                 columns["device"] = rng.choice(["desktop", "mobile"])
@@ -55,6 +55,14 @@ def random_events(rng: random.Random, visits: int) -> list[bytes]:
                 columns["page_type"] = rng.choice(["product", "category", "home", None])
             elif kind == "message":
                 columns["sender"] = rng.choice(["user", "agent"])
+            elif kind in ("decision", "offer"):  # two offers per visit, decided any number of times (0: answers only)
+                columns["offer_id"] = f"o-{n}-{rng.randint(0, 1)}"
+                if kind == "decision":
+                    columns["name"] = rng.choice(["value_seeking", "comparison"])
+                    columns["status"] = rng.choice(["offered", "held_out", "blocked"])
+                    properties = json.dumps({"reason": rng.choice(["cooldown", ""])} if columns["status"] == "blocked" else {})
+                else:
+                    columns["status"] = rng.choice(["shown", "accepted", "dismissed"])
             elif kind in ("chat.completed", "chat.cancelled"):
                 properties = json.dumps({"metadata": {
                     "waitingForAgent": rng.randint(0, 9000), "userMessages": rng.randint(0, 9),
@@ -86,10 +94,14 @@ def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_pat
     merged = rollup(store)
     conversations = rollup(store, "conversation_rollup")
     pages = rollup(store, "visit_page_rollup")
+    decisions = rollup(store, "decision_rollup")
     store.rebuild_rollups()
     assert merged == rollup(store)
     assert conversations == rollup(store, "conversation_rollup")
     assert pages == rollup(store, "visit_page_rollup") and len({r[1] for r in pages}) < len(pages), "some visits viewed several pages"
+    assert decisions == rollup(store, "decision_rollup")
+    assert any(r[2] is None for r in decisions) and any(r[2] is not None and r[3] != "[]" for r in decisions), \
+        "some offers were answered with no decision, some decisions were answered"
     assert any(r[-1] != "[]" for r in conversations), "some conversations reported errors"
     assert any(r[1].startswith("conversation:") for r in merged) and any(r[1].startswith("s-") for r in merged)
     store.close()

@@ -271,6 +271,13 @@ def type_in(a: str, types: Iterable[str]) -> str:
     return f"({a}.type IN {_sql_list(names[:half])} OR {a}.type IN {_sql_list(names[half:])})"
 
 
+DECISION_SESSION = "r.decision.session_id"
+# The sessions of the range's decisions: the only visits whose segments intents looks up.
+DECIDED_SESSIONS = (
+    f"SELECT {DECISION_SESSION} FROM decision_rollup r WHERE r.site_id = $site AND {Scope.during('r.decision.t')}"
+)
+
+
 def _ctes(scope: Scope, outcomes: OutcomeSQL, python_converted: bool) -> list[str]:
     """The decisions of the range (`dec`) and each one's story (`story`)."""
     later_types = CONVERSATION_STARTS | set(outcomes.types)
@@ -279,22 +286,25 @@ def _ctes(scope: Scope, outcomes: OutcomeSQL, python_converted: bool) -> list[st
     window = "to_microseconds($window::BIGINT)"
     extra = " OR d.offer_id IN (SELECT unnest($python_converted::VARCHAR[]))" if python_converted else ""
     return [
-        # A decision's event id is its offer id, so there is one decision per offer. Its
-        # visit is its session (the engine decides on browser batches, which have one).
-        f"dec AS MATERIALIZED (SELECT e.offer_id, e.name AS skill, e.status AS decision, "
-        f"CASE WHEN e.status = 'blocked' THEN coalesce(nullif(e.properties->>'reason', ''), 'unknown') END AS reason, "
-        f"e.ts AS decided_at, e.visitor_id, e.session_id, {scope.segment_column()} AS seg "
-        f"FROM events e {scope.join('e', visit='e.session_id')} WHERE {scope.where('e', visit='e.session_id')} "
-        "AND e.type = 'decision')",
-        # The page's answers to the offers made (from visitors with a decision, as the
-        # fold reads them), with the first acceptance.
-        "answers AS MATERIALIZED (SELECT o.offer_id, bool_or(o.status = 'shown') AS shown, "
-        "bool_or(o.status = 'accepted') AS accepted, bool_or(o.status = 'dismissed') AS dismissed, "
-        "bool_or(o.status = 'opted_out') AS opted_out, min(o.ts) FILTER (WHERE o.status = 'accepted') AS accepted_at, "
-        "arg_min(o.event_id, (o.ts, o.event_id)) FILTER (WHERE o.status = 'accepted') AS accepted_id "
-        f"FROM events o WHERE {span.format(a='o')} AND o.type = 'offer' "
-        "AND o.offer_id IN (SELECT offer_id FROM dec WHERE decision = 'offered') "
-        "AND o.visitor_id IN (SELECT visitor_id FROM dec) GROUP BY o.offer_id)",
+        # The decisions, from the store's decision rollup (store/schema.py: one row per
+        # offer id, which is the decision's event id). A decision's visit is its session
+        # (the engine decides on browser batches, which have one).
+        f"dec AS MATERIALIZED (SELECT r.offer_id, r.decision.skill AS skill, r.decision.status AS decision, "
+        "CASE WHEN r.decision.status = 'blocked' THEN coalesce(nullif(r.decision.reason, ''), 'unknown') END AS reason, "
+        "r.decision.t AS decided_at, r.decision.visitor_id AS visitor_id, r.decision.session_id AS session_id, "
+        f"{scope.segment_column()} AS seg FROM decision_rollup r {scope.join('r', visit=DECISION_SESSION)} "
+        f"WHERE {scope.where('r', visit=DECISION_SESSION, ts='decision.t')})",
+        # The page's answers to the offers made, kept with each decision (from visitors
+        # with a decision, up to the window after the range, as the fold reads them),
+        # with the first acceptance.
+        "answers AS MATERIALIZED (SELECT offer_id, bool_or(a.status = 'shown') AS shown, "
+        "bool_or(a.status = 'accepted') AS accepted, bool_or(a.status = 'dismissed') AS dismissed, "
+        "bool_or(a.status = 'opted_out') AS opted_out, min(a.t) FILTER (WHERE a.status = 'accepted') AS accepted_at, "
+        "arg_min(a.id, (a.t, a.id)) FILTER (WHERE a.status = 'accepted') AS accepted_id "
+        "FROM (SELECT offer_id, unnest(answers) AS a FROM decision_rollup WHERE site_id = $site "
+        "AND offer_id IN (SELECT offer_id FROM dec WHERE decision = 'offered')) "
+        "WHERE a.t >= make_timestamptz($since::BIGINT) AND a.t < make_timestamptz($until::BIGINT + $window::BIGINT + 1) "
+        "AND a.visitor_id IN (SELECT visitor_id FROM dec) GROUP BY offer_id)",
         # Chat starts and outcomes of the visitors who had a decision.
         # (Not filtered on is_start OR is_outcome: the conditions are then only evaluated
         # on the rows of those visitors, not on every row of the types.)
@@ -334,7 +344,7 @@ def _python_converted(store: EventStore, scope: Scope, outcomes: OutcomeSQL, par
     columns = ", ".join(f"c.{name}" for name in _DATA_COLUMNS)
     rows = run(
         store,
-        f"{scope.with_(*_ctes(scope, outcomes, False)[:1])} SELECT d.offer_id AS story_offer_id, c.event_id::VARCHAR AS event_id, {columns} "
+        f"{scope.with_(*_ctes(scope, outcomes, False)[:1], among=DECIDED_SESSIONS)} SELECT d.offer_id AS story_offer_id, c.event_id::VARCHAR AS event_id, {columns} "
         "FROM dec d JOIN events c ON c.visitor_id = d.visitor_id AND c.ts >= d.decided_at AND c.ts <= d.decided_at + to_microseconds($window::BIGINT) "
         f"WHERE d.decision <> 'blocked' AND c.site_id = $site AND {type_in('c', outcomes.python_types)} "
         "AND c.ts >= make_timestamptz($since::BIGINT) AND c.ts < make_timestamptz($until::BIGINT + $window::BIGINT + 1)",
@@ -380,7 +390,7 @@ def skill_numbers(
         params["python_converted"] = extra
     rows = run(
         store,
-        f"{scope.with_(*_ctes(scope, outcomes, bool(outcomes.python)))} "
+        f"{scope.with_(*_ctes(scope, outcomes, bool(outcomes.python)), among=DECIDED_SESSIONS)} "
         "SELECT g.*, l.* EXCLUDE (skill) FROM (SELECT skill, reason, bucket, seg, "
         "GROUPING(skill, reason, bucket, seg) AS grouping_id, "
         "count(*) AS qualified, count(*) FILTER (WHERE decision = 'blocked') AS blocked, "

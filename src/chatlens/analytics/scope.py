@@ -223,9 +223,9 @@ class Scope:
     def needs_visits(self) -> bool:
         return bool(self._filters) or self.segmented
 
-    def in_range(self, alias: str = "") -> str:
+    def in_range(self, alias: str = "", ts: str = "ts") -> str:
         a = f"{alias}." if alias else ""
-        return f"{a}site_id = $site AND {self.during(a + 'ts')}"
+        return f"{a}site_id = $site AND {self.during(a + ts)}"
 
     @staticmethod
     def during(column: str) -> str:
@@ -249,9 +249,11 @@ class Scope:
         condition = "".join(f" AND {f}" for f in self._filters)
         return "", condition, self._segment if self.segmented else "NULL::VARCHAR"
 
-    def with_(self, *more: str) -> str:
+    def with_(self, *more: str, among: str | None = None) -> str:
         """The WITH clause: the matching visits with their breakdown value (when filters
-        or a breakdown need them) and any CTEs of the report's own (`name AS (...)`)."""
+        or a breakdown need them) and any CTEs of the report's own (`name AS (...)`).
+        `among`: a query of the only visit ids the report will look up, when it knows them
+        beforehand (fewer visits to find segments for); it must not name the CTEs."""
         ctes = list(more)
         if self.needs_visits:
             segment = self._segment if self.segmented else "NULL::VARCHAR"
@@ -264,18 +266,19 @@ class Scope:
                 )
             where = " AND ".join(
                 ["r.site_id = $site", "r.first_ts < make_timestamptz($until::BIGINT)",
-                 "r.last_ts >= make_timestamptz($since::BIGINT)", *self._filters]
+                 "r.last_ts >= make_timestamptz($since::BIGINT)", *self._filters,
+                 *([f"r.visit IN ({among})"] if among else [])]
             )
             ctes.insert(0, f"visits AS MATERIALIZED (SELECT r.visit, {segment} AS segment FROM visit_rollup r{traits_join} WHERE {where})")
         return ("WITH " + ", ".join(ctes)) if ctes else ""
 
-    def where(self, alias: str = "e", *, joined: bool = True, visit: str | None = None) -> str:
+    def where(self, alias: str = "e", *, joined: bool = True, visit: str | None = None, ts: str = "ts") -> str:
         """The events of `alias` in the range and, with filters, of matching visits.
         With a breakdown the filters are left to `join()`; `joined=False` says the query
         does not join, so the filters are applied here anyway. `visit`: the events'
         visit, when simpler than the general VISIT (say, events that always have a
-        session)."""
-        sql = self.in_range(alias)
+        session); `ts`: the rows' time, when not the column `ts` (a rollup's)."""
+        sql = self.in_range(alias, ts)
         if self._filters and not (self.segmented and joined):
             sql += f" AND {visit or VISIT.format(a=alias + '.')} IN (SELECT visit FROM visits)"
         return sql

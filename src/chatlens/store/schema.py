@@ -70,10 +70,11 @@ def event_data(row: dict[str, Any]) -> dict[str, Any]:
 # -- rollups ---------------------------------------------------------------------------
 # Reports filter and break down by attributes of a *visit* and count visits and
 # conversations. Deriving those from every event of a range costs a group-by over all of
-# them each time, so the store keeps one row per visit and one per conversation, merged in
-# as each journal segment loads (`DuckDBStore.load_segment`) and rebuilt from `events`
-# when missing. Every column is an aggregate that two partial rows merge into exactly
-# (earliest, latest, sum, or, union), so segments may arrive in any order.
+# them each time, so the store keeps one row per visit, per conversation, per page a visit
+# viewed and per decision, merged in as each journal segment loads
+# (`DuckDBStore.load_segment`) and rebuilt from `events` when missing. Every column is an
+# aggregate that two partial rows merge into exactly (earliest, latest, sum, or, union,
+# concatenation), so segments may arrive in any order.
 
 # A visit: the session, or the conversation when an agent backend sent it without one.
 # (CASE rather than coalesce: the fallback string is then only built where it is needed.)
@@ -259,7 +260,27 @@ VISIT_PAGE_ROLLUP = Rollup(
         ("page_type", _FIRST, _first("e.page_type", "e.page_type IS NOT NULL"), EARLIEST),
     ),
 )
-ROLLUPS: tuple[Rollup, ...] = (VISIT_ROLLUP, CONVERSATION_ROLLUP, VISIT_PAGE_ROLLUP)
+# One row per decision of the intent engine, keyed by its offer id (the decision's event
+# id), with every answer the page gave to the offer: the intents report reads its
+# decisions here instead of finding 195k `decision` rows among 10M events, and each
+# offer's answers without a second scan. The decision is a struct so that the earliest
+# wins as a whole; answers are kept as they came (the report applies its own range and
+# visitors to them).
+DECISION_ROLLUP = Rollup(
+    "decision_rollup",
+    (("site_id", "e.site_id"), ("offer_id", "e.offer_id")),
+    "e.type IN ('decision', 'offer') AND e.offer_id IS NOT NULL",
+    (
+        ("decision", "STRUCT(t TIMESTAMPTZ, skill VARCHAR, status VARCHAR, reason VARCHAR, visitor_id VARCHAR, "
+         "session_id VARCHAR)",
+         "min({'t': e.ts, 'skill': e.name, 'status': e.status, 'reason': e.properties->>'reason', "
+         "'visitor_id': e.visitor_id, 'session_id': e.session_id}) FILTER (WHERE e.type = 'decision')", EARLIEST),
+        ("answers", "STRUCT(t TIMESTAMPTZ, id UUID, status VARCHAR, visitor_id VARCHAR)[]",
+         "coalesce(list({'t': e.ts, 'id': e.event_id, 'status': e.status, 'visitor_id': e.visitor_id}) "
+         "FILTER (WHERE e.type = 'offer'), [])", CONCAT),
+    ),
+)
+ROLLUPS: tuple[Rollup, ...] = (VISIT_ROLLUP, CONVERSATION_ROLLUP, VISIT_PAGE_ROLLUP, DECISION_ROLLUP)
 # The visit of a `conversation_rollup` row `c`: the session of its first browser event,
 # else the conversation itself (as VISIT for events without a session).
 CONVERSATION_VISIT = "coalesce(c.session.v, 'conversation:' || c.interaction_id)"
