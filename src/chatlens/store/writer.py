@@ -78,6 +78,11 @@ class WriteBuffer:
         self._first_unloaded_at = 0.0
         self._loads_requested = 0
         self._loads_done = 0
+        # Rows journaled and rows in the store, since start: a reader waits for the second
+        # to reach the first as it was when it asked (rows the loader has taken from the
+        # segment count as unloaded until its load commits).
+        self._journaled = 0
+        self._loaded = 0
         self._threads: list[threading.Thread] = []
         metrics.gauge_callback(
             "chatlens_write_queue_depth", "Rows waiting for the journal", lambda: self._queued_rows
@@ -125,12 +130,13 @@ class WriteBuffer:
     def flush(self) -> None:
         """Block until every row journaled so far is in the store (call from a thread)."""
         with self._load_cond:
-            if not self._unloaded:
+            target = self._journaled
+            if self._loaded >= target:
                 return
-            self._loads_requested += 1
-            target = self._loads_requested
-            self._load_cond.notify_all()
-            while self._loads_done < target and not self._stopping:
+            if self._unloaded:  # else the loader already holds them all: wait for its load
+                self._loads_requested += 1
+                self._load_cond.notify_all()
+            while self._loaded < target and not self._stopping:
                 if not self._threads[1].is_alive():
                     raise RuntimeError("the loader thread is not running")
                 self._load_cond.wait(timeout=1.0)
@@ -164,6 +170,7 @@ class WriteBuffer:
                         if not self._unloaded:
                             self._first_unloaded_at = time.monotonic()
                         self._unloaded += rows
+                        self._journaled += rows
                         if self._unloaded >= self._load_rows:
                             self._load_cond.notify_all()
             except Exception as exc:  # disk full, I/O error: fail this group, keep serving
@@ -245,6 +252,9 @@ class WriteBuffer:
                 log.exception("loading journal segment %d into the store failed; retrying", sealed)
                 self._metrics.inc("chatlens_store_load_failures_total")
                 time.sleep(1.0)
+        with self._load_cond:
+            self._loaded += rows
+            self._load_cond.notify_all()
         self.journal.delete(sealed)
         self._load_seconds.observe(time.perf_counter() - started)
         self._metrics.inc("chatlens_store_loaded_rows_total", rows)
