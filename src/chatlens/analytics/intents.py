@@ -100,7 +100,8 @@ def _probe(where: Any) -> Any:
 
 
 _TRUE = _probe(None).__code__
-_ALL = (_probe({"a": 1, "b": 2}).__code__, compile_field("a", {"gt": 1, "lt": 2}, "probe", set(), {}).__code__)
+_ALL = (_probe({"a": 1, "b": 2}).__code__, _probe({"a": 1, "b": 2, "c": 3}).__code__,
+        compile_field("a", {"gt": 1, "lt": 2}, "probe", set(), {}).__code__)
 _OPS = {_probe({"f": {op: value}}).__code__: op for op, value in (
     ("eq", "x"), ("ne", "x"), ("in", ["x"]), ("not_in", ["x"]), ("exists", True), ("contains_any", ["x"]), ("gt", 1),
 )}
@@ -119,7 +120,7 @@ def _clauses(test: Any) -> list[tuple[str, str, Any]] | None:
         cells = _cells(test)
         if code in _ALL:
             out: list[tuple[str, str, Any]] = []
-            for check in cells["checks"]:
+            for check in cells["checks"] if "checks" in cells else (cells["first"], cells["second"]):
                 inner = _clauses(check)
                 if inner is None:
                     return None

@@ -222,4 +222,7 @@ def compile_where(
     checks = [compile_field(name, spec, f"{at}.{name}", refs, complements) for name, spec in flat.items()]
     if len(checks) == 1:
         return checks[0], tuple(flat)
+    if len(checks) == 2:  # the common case, without a generator per test (the engine's hot loop)
+        first, second = checks
+        return (lambda f, c: first(f, c) and second(f, c)), tuple(flat)
     return (lambda f, c: all(check(f, c) for check in checks)), tuple(flat)
