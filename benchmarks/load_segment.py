@@ -89,8 +89,9 @@ def main() -> None:
     print(f"  ratio load_segment / reference: {ours / reference:.2f}")
     rollups = store._cursor().execute(
         "SELECT (SELECT count(*) FROM visit_rollup), (SELECT count(*) FROM conversation_rollup), "
-        "(SELECT count(*) FROM visit_page_rollup)").fetchone()
-    print(f"  rollup rows after the run: {rollups[0]:,} visits, {rollups[1]:,} conversations, {rollups[2]:,} visit pages")
+        "(SELECT count(*) FROM visit_page_rollup), (SELECT count(*) FROM decision_rollup)").fetchone()
+    print(f"  rollup rows after the run: {rollups[0]:,} visits, {rollups[1]:,} conversations, {rollups[2]:,} visit pages, "
+          f"{rollups[3]:,} decisions")
     store.close()
     bare.close()
 
