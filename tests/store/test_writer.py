@@ -27,7 +27,11 @@ def test_flush_waits_for_a_load_already_under_way(tmp_path: Path) -> None:
         writer.start()
         await writer.submit(rows, lines(rows))
 
-    asyncio.run(acknowledge())  # the loop may end: the threads go on
+    # in a thread of its own: the test session may already run an event loop in this one;
+    # the loop may end once the rows are acknowledged, the writer's threads go on
+    acknowledging = threading.Thread(target=lambda: asyncio.run(acknowledge()))
+    acknowledging.start()
+    acknowledging.join(30)
     deadline = time.monotonic() + 10
     while writer.depth and time.monotonic() < deadline:
         time.sleep(0.001)  # until the loader has taken the rows (depth 0), its load under way
