@@ -41,7 +41,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from chatlens.analytics.report import Column, Report, Table, headline, ratio, run
-from chatlens.analytics.scope import ReportQuery, Scope
+from chatlens.analytics.scope import ReportQuery, Scope, type_in
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets
 from chatlens.engine.conditions import NOTHING, compile_field, compile_where
 from chatlens.engine.decisions import CONVERSATION_STARTS, Row
@@ -151,10 +151,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float))  # bool too: Python's True == 1
 
 
-def _sql_list(names: Iterable[str]) -> str:
-    return "(" + ", ".join("'" + n.replace("'", "''") + "'" for n in sorted(names)) + ")"
-
-
 _JSON_NUMBERS = "('BIGINT', 'UBIGINT', 'HUGEINT', 'DOUBLE')"
 
 
@@ -259,17 +255,6 @@ class OutcomeSQL:
 
 
 # -- the decisions, in SQL ---------------------------------------------------------------
-
-
-def type_in(a: str, types: Iterable[str]) -> str:
-    """SQL: event `a`'s type is one of `types` (names of the fixed vocabulary). Written as
-    two IN lists: DuckDB (2.0) then filters inside the scan, where one list of five or more
-    names becomes a join over every row, two to three times slower on 10M events."""
-    names = sorted(types)
-    if len(names) == 1:
-        return f"{a}.type = {_sql_list(names)}"
-    half = (len(names) + 1) // 2
-    return f"({a}.type IN {_sql_list(names[:half])} OR {a}.type IN {_sql_list(names[half:])})"
 
 
 DECISION_SESSION = "r.decision.session_id"

@@ -26,7 +26,7 @@ import dataclasses
 import datetime as dt
 
 from chatlens.analytics.report import Column, Report, Table, headline, run
-from chatlens.analytics.scope import ReportQuery, Scope
+from chatlens.analytics.scope import ReportQuery, Scope, sql_list
 from chatlens.store.base import EventStore
 from chatlens.store.schema import PAGE, VISIT
 
@@ -37,10 +37,6 @@ LOOKBACK_US = 24 * 60 * MINUTE_US  # how far back a conversation's start and end
 
 STARTS = ("chat.started", "CONTACT_STARTED", "conversation")
 ENDS = ("chat.completed", "chat.cancelled", "chat.rejected", "chat.closed", "CONTACT_ENDED")
-
-
-def _sql_list(names: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{n}'" for n in names) + ")"
 
 
 SUMMARY = (
@@ -72,9 +68,9 @@ def live_report(store: EventStore, query: ReportQuery) -> Report:
     params = {"five": now - NOW_WINDOW_US, "recent": now - RECENT_US, "first_minute": first_minute, "limit": query.limit}
     conv = (
         f"conv AS (SELECT e.interaction_id, any_value({scope.segment_column()}) AS seg, "
-        f"bool_or(e.type IN {_sql_list(STARTS)}) AS started, bool_or(e.type IN {_sql_list(ENDS)}) AS ended, "
+        f"bool_or(e.type IN {sql_list(STARTS)}) AS started, bool_or(e.type IN {sql_list(ENDS)}) AS ended, "
         "bool_or(e.type = 'CONNECT_TO_AGENT') AS connected, max(e.ts) AS last_at, "
-        f"min(e.ts) FILTER (WHERE e.type IN {_sql_list(STARTS)}) AS started_at "
+        f"min(e.ts) FILTER (WHERE e.type IN {sql_list(STARTS)}) AS started_at "
         f"FROM events e {scope.join('e')} WHERE {scope.where('e')} AND e.interaction_id IS NOT NULL GROUP BY e.interaction_id)"
     )
     # The browser's events of the last 30 minutes (a /v1/batch row always has a device).

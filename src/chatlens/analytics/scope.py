@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +155,23 @@ def parse_report_query(
         interval=interval,
         limit=int(raw_limit),
     )
+
+
+def sql_list(names: Iterable[str]) -> str:
+    """SQL: a parenthesized list of string literals, for `IN`."""
+    return "(" + ", ".join("'" + n.replace("'", "''") + "'" for n in names) + ")"
+
+
+def type_in(a: str, types: Iterable[str]) -> str:
+    """SQL: event `a`'s type is one of `types` (names of the fixed vocabulary). Written as
+    two IN lists: DuckDB (2.0) then filters inside the scan, where one list of four names
+    is tested on every row after it, and five or more become a join over every row (two to
+    three times slower on 10M events)."""
+    names = sorted(types)
+    if len(names) == 1:
+        return f"{a}.type = {sql_list(names)}"
+    half = (len(names) + 1) // 2
+    return f"({a}.type IN {sql_list(names[:half])} OR {a}.type IN {sql_list(names[half:])})"
 
 
 # A visit's attributes, from its row of the store's visit rollup (store/schema.py).
