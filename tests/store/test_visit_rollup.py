@@ -100,6 +100,9 @@ def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_pat
     assert conversations == rollup(store, "conversation_rollup")
     assert pages == rollup(store, "visit_page_rollup") and len({r[1] for r in pages}) < len(pages), "some visits viewed several pages"
     assert decisions == rollup(store, "decision_rollup")
+    [(placed,)] = store._cursor().execute(
+        "SELECT count(*) FROM visit_rollup WHERE loaded_on IS NOT NULL AND used_on IS NOT NULL").fetchall()
+    assert placed > 0, "the derived placement columns were exercised"
     assert any(r[2] is None for r in decisions) and any(r[2] is not None and r[3] != "[]" for r in decisions), \
         "some offers were answered with no decision, some decisions were answered"
     assert any(r[-1] != "[]" for r in conversations), "some conversations reported errors"

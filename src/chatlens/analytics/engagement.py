@@ -40,17 +40,14 @@ def engagement_report(store: EventStore, query: ReportQuery) -> Report:
     report = Report("engagement", "Engagement", query)
     # One row per visit whose widget first loaded in the range, from the visit rollup:
     # when it loaded and when the visitor first engaged (within the range), and the type
-    # of the page it was on then (placement: its latest page view at or before).
-    def page_type_at(time: str) -> str:
-        return f"list_max(list_filter(r.views, lambda x: x.t <= {time})).pt"
-
+    # of the page it was on then (placement: its latest page view at or before, kept in
+    # the rollup as `loaded_on` and `used_on`).
     join, condition, segment = scope.on_visit_rollup()
+    used_in_range = "r.used_at < make_timestamptz($until::BIGINT)"
     per_visit = (
-        f"per_visit AS MATERIALIZED (SELECT * EXCLUDE (views), {page_type_at('r.loaded_at')} AS loaded_on, "
-        f"CASE WHEN used_at IS NOT NULL THEN {page_type_at('r.used_at')} END AS used_on FROM ("
-        f"SELECT r.visit, {segment} AS seg, r.loaded_at, r.views, "
-        "CASE WHEN r.used_at < make_timestamptz($until::BIGINT) THEN r.used_at END AS used_at FROM visit_rollup r "
-        f"{join}WHERE r.site_id = $site AND {scope.during('r.loaded_at')}{condition}) r)"
+        f"per_visit AS MATERIALIZED (SELECT r.visit, {segment} AS seg, r.loaded_at, r.loaded_on, "
+        f"CASE WHEN {used_in_range} THEN r.used_at END AS used_at, CASE WHEN {used_in_range} THEN r.used_on END AS used_on "
+        f"FROM visit_rollup r {join}WHERE r.site_id = $site AND {scope.during('r.loaded_at')}{condition})"
     )
     # Headline (per segment), trend and timing from one pass over the visits; content
     # effectiveness (the pages visits first viewed in the range, from the store's

@@ -132,31 +132,47 @@ def _first(value: str, where: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Rollup:
     """A table with one row per `key` (site_id first), made of `columns`: (name, SQL
-    type, aggregate over the events `e` of one key, merge)."""
+    type, aggregate over the events `e` of one key, merge), and `derived` columns: (name,
+    SQL type, expression over other columns as `{name}`), recomputed from the merged values
+    on every merge, so they are exact in any order too."""
 
     table: str
     key: tuple[tuple[str, str], ...]  # (name, expression over `e`)
     where: str  # which events count
     columns: tuple[tuple[str, str, str, str], ...]
+    derived: tuple[tuple[str, str, str], ...] = ()
 
     def ddl(self) -> str:
         keys = ", ".join(f"{name} VARCHAR NOT NULL" for name, _ in self.key)
-        columns = ", ".join(f"{name} {sql}" for name, sql, _, _ in self.columns)
+        columns = ", ".join(f"{name} {sql}" for name, sql, *_ in (*self.columns, *self.derived))
         return f"CREATE TABLE {self.table} ({keys}, {columns}, PRIMARY KEY ({', '.join(n for n, _ in self.key)}))"
 
     def select(self, source: str) -> str:
         """One partial row per key of the events in the table `source`."""
         keys = ", ".join(f"{expr} AS {name}" for name, expr in self.key)
         aggregates = ", ".join(f"{agg} AS {name}" for name, _, agg, _ in self.columns)
-        return f"SELECT {keys}, {aggregates} FROM {source} e WHERE {self.where} GROUP BY ALL"
+        grouped = f"SELECT {keys}, {aggregates} FROM {source} e WHERE {self.where} GROUP BY ALL"
+        if not self.derived:
+            return grouped
+        plain = {name: name for name, *_ in self.columns}
+        derived = ", ".join(f"{expr.format(**plain)} AS {name}" for name, _, expr in self.derived)
+        return f"SELECT *, {derived} FROM ({grouped})"
 
     def merge(self, source: str) -> str:
         """Merge the partial rows of `source` into the table."""
+        merged = {name: merge.format(c=name) for name, _, _, merge in self.columns}
         return (
             f"INSERT INTO {self.table} BY NAME {self.select(source)} "
             f"ON CONFLICT ({', '.join(n for n, _ in self.key)}) DO UPDATE SET "
-            + ", ".join(f"{name} = {merge.format(c=name)}" for name, _, _, merge in self.columns)
+            + ", ".join(
+                [f"{name} = {expr}" for name, expr in merged.items()]
+                + [f"{name} = {expr.format(**merged)}" for name, _, expr in self.derived]
+            )
         )
+
+
+# The page type of a visit's latest page view at or before a time (engagement's placement).
+_PAGE_TYPE_AT = "list_max(list_filter({{views}}, lambda x: x.t <= {{{time}}})).pt"
 
 
 VISIT_ROLLUP = Rollup(
@@ -191,6 +207,13 @@ VISIT_ROLLUP = Rollup(
         ("loaded_at", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE e.type IN {CHAT_TYPES_SQL})", EARLIEST),
         ("used_at", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE {engaged('e')})", EARLIEST),
         ("furthest_step", "INTEGER", f"max({_STEP_SQL}) FILTER (WHERE e.type IN {CHAT_TYPES_SQL})", LATEST),
+    ),
+    # where the widget first loaded and where the visitor first engaged: the page type of
+    # the latest page view at or before (placement; over 436k visits at report time the
+    # list functions had taken a quarter of engagement's CPU)
+    derived=(
+        ("loaded_on", "VARCHAR", _PAGE_TYPE_AT.format(time="loaded_at")),
+        ("used_on", "VARCHAR", _PAGE_TYPE_AT.format(time="used_at")),
     ),
 )
 
