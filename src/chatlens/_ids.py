@@ -8,6 +8,19 @@ import time
 
 _lock = threading.Lock()
 _last = [0, 0]  # (millis, rand_a) of the last id made for "now"
+# Random bits are read from the OS in blocks, not per id: os.urandom releases the GIL,
+# and on a busy server winning it back from the journal and loader threads cost the
+# event loop tens of microseconds per call (about 4 % of its time under load).
+_RANDOM_BLOCK = 4000  # bytes: 400 ids per read
+_random = [b"", 0]  # (block, offset of the next unused byte)
+
+
+def _random_bytes(n: int) -> bytes:  # called holding _lock
+    block, offset = _random
+    if offset + n > len(block):
+        block, offset = os.urandom(_RANDOM_BLOCK), 0
+    _random[:] = [block, offset + n]
+    return block[offset : offset + n]
 
 
 def uuid7(millis: int | None = None) -> str:
@@ -16,10 +29,10 @@ def uuid7(millis: int | None = None) -> str:
     Ids made for "now" increase strictly within this process (RFC 9562, method 1: rand_a
     is a counter within a millisecond), so events that arrive in one batch without
     timestamps keep their order when sorted by time, then id."""
-    rand = int.from_bytes(os.urandom(10), "big")
-    rand_a = (rand >> 62) & 0xFFF
-    if millis is None:
-        with _lock:
+    with _lock:
+        rand = int.from_bytes(_random_bytes(10), "big")
+        rand_a = (rand >> 62) & 0xFFF
+        if millis is None:
             millis = time.time_ns() // 1_000_000
             if millis <= _last[0]:
                 millis, rand_a = _last[0], _last[1] + 1

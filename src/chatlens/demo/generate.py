@@ -1142,9 +1142,8 @@ class VisitSim:
 class _EventIds:
     """UUIDv7s (RFC 9562) for simulated times, as the SDK makes them. The random bits come
     from one generator seeded once per run: fresh ids on every run, so a second run adds
-    events instead of being dropped as duplicates. (Not `chatlens._ids.uuid7`: its
-    os.urandom per id releases the GIL, and winning it back from the journal and loader
-    threads made the demo three times slower.)"""
+    events instead of being dropped as duplicates. (Not `chatlens._ids.uuid7`, whose
+    lock and OS randomness cost half as much again per id.)"""
 
     def __init__(self) -> None:
         self.bits = random.Random(os.urandom(16)).getrandbits
