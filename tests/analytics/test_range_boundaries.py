@@ -10,6 +10,15 @@ also those after the range's end (chat KPIs, session results). Day 1 is 2026-11-
                                             completed day 2 00:03:00, session_log
                                             CLICK_MATCH day 2 00:01:00
     L      day 1 23:59:00  day 2 00:01:00   cl: submitted day 2 00:01:00
+
+Behaviour counts each event in the range it happened in, also for visits that cross
+midnight (the report reads a visit wholly inside the range from its rollup, one that
+crosses an end of it from its events):
+
+    visit  visitor  product views                               other behaviour
+    M      v-sm     A 23:58, B 23:59, A day 2 00:01, C 00:02    search "tv" day 2 00:03
+    N      v-sn     A 22:00, B 22:01                            -
+    O      v-sm     -                                           dwell day 2 00:05
 """
 
 from __future__ import annotations
@@ -52,12 +61,18 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             {"type": "CHAT_LOADED", "timestamp": at(1, "23:59:00")}, stage("ready", "cl", at(1, "23:59:01")),
             stage("opened", "cl", at(2, "00:00:30")), stage("submitted", "cl", at(2, "00:01:00")),
         ],
+        "sm": [view(at(1, "23:58:00"), "A"), view(at(1, "23:59:00"), "B"), view(at(2, "00:01:00"), "A"),
+               view(at(2, "00:02:00"), "C"), {"type": "search_event", "timestamp": at(2, "00:03:00"), "query": "tv"}],
+        "sn": [view(at(1, "22:00:00"), "A"), view(at(1, "22:01:00"), "B")],
+        "so": [{"type": "dwell", "timestamp": at(2, "00:05:00"), "url": "https://shop.example/", "durationSeconds": 5}],
     }
+    visitors = {"so": "v-sm"}
     try:
         for session, events in visits.items():
             for event in events:
                 event["id"] = str(uuid.uuid4())
-            body = {"key": server.keys["public_key"], "visitor_id": f"v-{session}", "session_id": session, "events": events}
+            body = {"key": server.keys["public_key"], "visitor_id": visitors.get(session, f"v-{session}"),
+                    "session_id": session, "events": events}
             r = httpx.post(f"{server.url}/v1/batch", json=body, headers={"User-Agent": BROWSER_UA}, timeout=30)
             assert r.status_code == 200 and r.json()["accepted"] == len(events), r.text
         yield server
@@ -65,11 +80,21 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         server.stop()
 
 
-def metrics(srv: Server, report: str, params: dict[str, str]) -> dict[str, Any]:
+def view(ms: int, product: str) -> dict[str, Any]:
+    return {"type": "page_view", "timestamp": ms, "url": f"https://shop.example/p/{product}", "pageType": "product",
+            "productId": product}
+
+
+def get(srv: Server, report: str, params: dict[str, str]) -> dict[str, Any]:
     r = httpx.get(f"{srv.url}/v1/analytics/{report}", params=params,
                   headers={"Authorization": f"Bearer {srv.keys['secret_key']}"}, timeout=30)
     assert r.status_code == 200, r.text
-    return {m["key"]: m["value"] for m in r.json()["metrics"]}
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def metrics(srv: Server, report: str, params: dict[str, str]) -> dict[str, Any]:
+    return {m["key"]: m["value"] for m in get(srv, report, params)["metrics"]}
 
 
 def test_engagement_counts_a_visit_where_its_chat_loaded_and_uses_only_before_the_end(srv: Server) -> None:
@@ -95,3 +120,26 @@ def test_results_decide_a_conversation_where_it_began_with_its_later_keys(srv: S
     # ck: CHAT_ATTENDED (priority 1, day 2) beats CLICK_MATCH (3); cl: START
     assert (day_1["conversations"], day_1["attended"]) == (2, 1)
     assert metrics(srv, "results", DAY_2)["conversations"] == 0
+
+
+def test_behaviour_counts_each_event_in_its_range_when_a_visit_crosses_midnight(srv: Server) -> None:
+    def behaviour(params: dict[str, str]) -> tuple[dict[str, Any], list[list[Any]]]:
+        body = get(srv, "behaviour", params)
+        [pairs] = [t["rows"] for t in body["tables"] if t["key"] == "comparisons"]
+        return {m["key"]: m["value"] for m in body["metrics"]}, pairs
+
+    day_1, pairs_1 = behaviour(DAY_1)
+    assert (day_1["visits"], day_1["visitors"], day_1["product_views"], day_1["searches"]) == (2, 2, 4, 0)
+    assert pairs_1 == [["A", "B", 2, 2]]  # M (crossing: its day-1 views) and N (inside)
+    day_2, pairs_2 = behaviour(DAY_2)
+    assert (day_2["visits"], day_2["visitors"], day_2["product_views"], day_2["searches"]) == (2, 1, 2, 1)  # M, O
+    assert pairs_2 == [["A", "C", 1, 1]]  # M's B -> A crossed midnight: B is not in day 2
+    both, pairs_both = behaviour(BOTH)
+    assert (both["visits"], both["visitors"], both["product_views"]) == (3, 2, 6)
+    assert pairs_both == [["A", "B", 2, 3], ["A", "C", 1, 1]]  # M: A -> B -> A, N: A -> B
+    # a filter and a breakdown read the visit's attributes off the rollup on both paths
+    assert behaviour({**DAY_1, "device": "desktop"}) == (day_1, pairs_1)
+    assert behaviour({**DAY_1, "device": "mobile"})[0]["visits"] == 0
+    [breakdown] = [t["rows"] for t in get(srv, "behaviour", {**DAY_2, "breakdown": "device"})["tables"]
+                   if t["key"] == "breakdown"]
+    assert [row[:4] for row in breakdown] == [["desktop", 2, 2, 1]]  # segment, page views, visits, visitors

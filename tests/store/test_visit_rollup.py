@@ -23,7 +23,7 @@ SECOND = 1_000_000
 
 def rollup(store: DuckDBStore, table: str = "visit_rollup") -> list[tuple[Any, ...]]:
     # lists are kept in the order of arrival: sorted here
-    lists = {"visit_rollup": ("page_types", "views"), "conversation_rollup": ("error_lists", "logged_keys"),
+    lists = {"visit_rollup": ("page_types", "views", "product_pairs"), "conversation_rollup": ("error_lists", "logged_keys"),
              "visit_page_rollup": (), "decision_rollup": ("answers",)}[table]
     replace = f" REPLACE ({', '.join(f'list_sort({c}) AS {c}' for c in lists)})" if lists else ""
     return store._cursor().execute(
@@ -53,6 +53,7 @@ def random_events(rng: random.Random, visits: int) -> list[bytes]:
             if kind == "page_view":
                 columns["url"] = f"https://shop.example/{rng.randint(0, 5)}"
                 columns["page_type"] = rng.choice(["product", "category", "home", None])
+                columns["product_id"] = rng.choice(["p1", "p2", "p3", None])
             elif kind == "message":
                 columns["sender"] = rng.choice(["user", "agent"])
             elif kind in ("decision", "offer"):  # two offers per visit, decided any number of times (0: answers only)
@@ -103,6 +104,8 @@ def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_pat
     [(placed,)] = store._cursor().execute(
         "SELECT count(*) FROM visit_rollup WHERE loaded_on IS NOT NULL AND used_on IS NOT NULL").fetchall()
     assert placed > 0, "the derived placement columns were exercised"
+    [(compared,)] = store._cursor().execute("SELECT count(*) FROM visit_rollup WHERE len(product_pairs) > 0").fetchall()
+    assert compared > 0, "the derived comparisons were exercised"
     assert any(r[2] is None for r in decisions) and any(r[2] is not None and r[3] != "[]" for r in decisions), \
         "some offers were answered with no decision, some decisions were answered"
     assert any(r[-1] != "[]" for r in conversations), "some conversations reported errors"

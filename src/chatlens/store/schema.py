@@ -11,7 +11,15 @@ from typing import Any
 
 import orjson
 
-from chatlens.model.events import CONVERSATION_TYPES, EVENT_TYPES, LIFECYCLE_TYPES, WIDGET_TYPES, Kind, hot_columns
+from chatlens.model.events import (
+    BEHAVIOUR_TYPES,
+    CONVERSATION_TYPES,
+    EVENT_TYPES,
+    LIFECYCLE_TYPES,
+    WIDGET_TYPES,
+    Kind,
+    hot_columns,
+)
 
 
 def _hot_column_type(column: str) -> str:
@@ -173,6 +181,21 @@ class Rollup:
 
 # The page type of a visit's latest page view at or before a time (engagement's placement).
 _PAGE_TYPE_AT = "list_max(list_filter({{views}}, lambda x: x.t <= {{{time}}})).pt"
+# The reference 000 behaviour events (analytics/behaviour.py).
+BEHAVIOUR_TYPES_SQL = "(" + ", ".join(f"'{t.name}'" for t in BEHAVIOUR_TYPES) + ")"
+# Behaviour's comparisons (analytics/behaviour.py) of a visit: its product views in time
+# order, and each pair of different products viewed one right after the other, as
+# {a, b, n}: a < b, n the times one directly followed the other. (Worked out per visit
+# as its views merge in: at report time, ordering 1.6M product views by visit cost about
+# a third of the behaviour report.)
+_PRODUCT_SEQUENCE = "list_sort(list_filter({views}, lambda v: v.p IS NOT NULL))"
+_PAIRS = (
+    # one level of lambdas: DuckDB (2.0) rejects nested ones in an upsert's SET
+    "list_transform(map_entries(list_histogram(list_filter(list_transform("
+    f"list_zip({_PRODUCT_SEQUENCE}[1:-2], {_PRODUCT_SEQUENCE}[2:]), "
+    "lambda z: {{'a': least(z[1].p, z[2].p), 'b': greatest(z[1].p, z[2].p)}}), lambda x: x.a <> x.b))), "
+    "lambda m: {{'a': m.key.a, 'b': m.key.b, 'n': m.value}})"
+)
 
 
 VISIT_ROLLUP = Rollup(
@@ -197,11 +220,16 @@ VISIT_ROLLUP = Rollup(
         ("page_types", "VARCHAR[]",
          "coalesce(list_distinct(list(e.page_type) FILTER (WHERE e.type = 'page_view' AND e.page_type IS NOT NULL)), [])",
          UNION),
-        # every page view's time and page type, for where the widget loaded and was used
-        # (engagement's placement: the latest view at or before a time, whatever the
-        # order segments arrive in)
-        ("views", "STRUCT(t TIMESTAMPTZ, pt VARCHAR)[]",
-         "coalesce(list({'t': e.ts, 'pt': e.page_type}) FILTER (WHERE e.type = 'page_view'), [])", CONCAT),
+        # every page view's time, page type and product, for where the widget loaded and
+        # was used (engagement's placement: the latest view at or before a time, whatever
+        # the order segments arrive in) and behaviour's comparisons
+        ("views", "STRUCT(t TIMESTAMPTZ, pt VARCHAR, p VARCHAR)[]",
+         "coalesce(list({'t': e.ts, 'pt': e.page_type, 'p': e.product_id}) FILTER (WHERE e.type = 'page_view'), [])",
+         CONCAT),
+        # behaviour (000): its first and last behaviour event; a report whose range holds
+        # both reads the visit's behaviour here, otherwise from its events
+        ("behaviour_first", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE e.type IN {BEHAVIOUR_TYPES_SQL})", EARLIEST),
+        ("behaviour_last", "TIMESTAMPTZ", f"max(e.ts) FILTER (WHERE e.type IN {BEHAVIOUR_TYPES_SQL})", LATEST),
         # engagement (003): when the widget first loaded and when the visitor first
         # engaged; the chat funnel: the furthest step reached
         ("loaded_at", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE e.type IN {CHAT_TYPES_SQL})", EARLIEST),
@@ -214,6 +242,7 @@ VISIT_ROLLUP = Rollup(
     derived=(
         ("loaded_on", "VARCHAR", _PAGE_TYPE_AT.format(time="loaded_at")),
         ("used_on", "VARCHAR", _PAGE_TYPE_AT.format(time="used_at")),
+        ("product_pairs", "STRUCT(a VARCHAR, b VARCHAR, n UBIGINT)[]", _PAIRS),
     ),
 )
 
