@@ -5,7 +5,7 @@ conversation rollups, one transaction) against the bare load it replaced, a hand
     .venv/bin/python benchmarks/load_segment.py [--segments 20] [--rows 50000]
 
 Each segment is what one second of ingestion at 50,000 events/s writes: batches of 20
-events from 60,000 sessions (page views, dwell, product status, widget loads, lifecycle
+events from 60,000 sessions (page views and product statuses with product ids, dwell, widget loads, lifecycle
 events with metadata, messages), times spread over that second. Both sides load the same
 segment files into their own fresh database, alternating segment by segment, so that
 their tables grow alike; the median and p90 wall time per segment are printed.
@@ -42,7 +42,10 @@ def write_segment(path: Path, rng: random.Random, second: int, rows: int) -> Non
         for _ in range(20):
             ts = BASE_US + second * 1_000_000 + rng.randint(0, 999_999)
             kind = rng.choice(KINDS)
-            columns = {"url": f"https://shop.example/p/{rng.randint(0, 2000)}", "page_type": "product"}
+            product = rng.randint(0, 2000)
+            columns = {"url": f"https://shop.example/p/{product}", "page_type": "product"}
+            if kind in ("page_view", "product_status"):
+                columns["product_id"] = f"p{product}"
             properties = None
             if kind not in ("page_view", "dwell", "product_status"):
                 columns["interaction_id"] = f"i{session}"
