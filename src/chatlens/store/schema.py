@@ -182,7 +182,7 @@ class Rollup:
 # The page type of a visit's latest page view at or before a time (engagement's placement).
 _PAGE_TYPE_AT = "list_max(list_filter({{views}}, lambda x: x.t <= {{{time}}})).pt"
 # The reference 000 behaviour events (analytics/behaviour.py).
-BEHAVIOUR_TYPES_SQL = "(" + ", ".join(f"'{t.name}'" for t in BEHAVIOUR_TYPES) + ")"
+_BEHAVIOUR_TYPES_SQL = "(" + ", ".join(f"'{t.name}'" for t in BEHAVIOUR_TYPES) + ")"
 # Behaviour's comparisons (analytics/behaviour.py) of a visit: its product views in time
 # order, and each pair of different products viewed one right after the other, as
 # {a, b, n}: a < b, n the times one directly followed the other. (Worked out per visit
@@ -228,8 +228,8 @@ VISIT_ROLLUP = Rollup(
          CONCAT),
         # behaviour (000): its first and last behaviour event; a report whose range holds
         # both reads the visit's behaviour here, otherwise from its events
-        ("behaviour_first", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE e.type IN {BEHAVIOUR_TYPES_SQL})", EARLIEST),
-        ("behaviour_last", "TIMESTAMPTZ", f"max(e.ts) FILTER (WHERE e.type IN {BEHAVIOUR_TYPES_SQL})", LATEST),
+        ("behaviour_first", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE e.type IN {_BEHAVIOUR_TYPES_SQL})", EARLIEST),
+        ("behaviour_last", "TIMESTAMPTZ", f"max(e.ts) FILTER (WHERE e.type IN {_BEHAVIOUR_TYPES_SQL})", LATEST),
         # engagement (003): when the widget first loaded and when the visitor first
         # engaged; the chat funnel: the furthest step reached
         ("loaded_at", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE e.type IN {CHAT_TYPES_SQL})", EARLIEST),
