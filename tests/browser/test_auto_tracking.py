@@ -201,3 +201,17 @@ def test_dwell_at_15_seconds_counts_only_visible_time(browse) -> None:
     assert len(threshold) == 1, threshold
     assert 15 <= threshold[0]["data"]["durationSeconds"] < 17, threshold
     assert 18.3 <= seen_at, f"the hidden page's 15 s dwell came after {seen_at:.1f} s: hidden time counted"
+
+
+def test_landing_view_waits_for_the_body_when_the_sdk_runs_in_the_head(browse) -> None:
+    # A plain <script> in <head> runs before the body exists: the landing view must still
+    # find the product, and come before what the page's module script (deferred) tracks.
+    tag = browse.tag().replace(" async>", ">")
+    assert " async" not in tag
+    tracked = "<script type=\"module\">chatlens.track([{type: 'product_status', productId: 'SKU-LATE', status: 'out_of_stock'}])</script>"
+    page = browse.open(sdk=False, head=tag + tracked, body='<main><div data-product-id="SKU-LATE">kettle</div></main>')
+    assert page.evaluate("() => document.currentScript === null && !!window.chatlens")
+    stored = browse.wait_events(2, lambda e: e["type"] in ("page_view", "product_status"))
+    view, status = browse.chronological(stored)
+    assert (view["type"], view["data"].get("pageType"), view["data"].get("productId")) == ("page_view", "product", "SKU-LATE")
+    assert (status["type"], status["data"]["productId"]) == ("product_status", "SKU-LATE")

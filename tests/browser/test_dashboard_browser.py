@@ -192,7 +192,7 @@ class Watch:
     def attach(self, page: Any) -> None:
         page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
         page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.method} {r.url} {r.failure}"))
+        page.on("requestfailed", self._on_failed)
         page.on("request", lambda r: self.requests.append(r.url))
 
         def on_response(response: Any) -> None:
@@ -200,6 +200,12 @@ class Watch:
                 self.problems.append(f"HTTP {response.status}: {response.request.method} {response.url}")
 
         page.on("response", on_response)
+
+    def _on_failed(self, request: Any) -> None:
+        # ERR_ABORTED is the page's own doing: a fetch it cancelled because the view
+        # changed under it, or the favicon of a document it navigated away from
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"failed: {request.method} {request.url} {request.failure}")
 
     def take(self) -> list[str]:
         found, self.problems = self.problems, []

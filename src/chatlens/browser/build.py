@@ -18,7 +18,7 @@ import rjsmin
 from chatlens.browser import MINIFIED, SOURCE
 
 BUDGET_GZIP_BYTES = 6 * 1024  # issue 3: at most 6 KB minified and gzipped as served
-HEADER = "/*! Chatlens SDK, Apache-2.0, chatlens/browser/chatlens.js */\n"
+HEADER = "/*! Chatlens SDK, Apache-2.0 */\n"
 
 
 def build() -> str:

@@ -52,9 +52,7 @@
       if (k in mem) return mem[k];
       try {
         return localStorage.getItem(k);
-      } catch (e) {
-        return null;
-      }
+      } catch (e) {} // undefined, like a missing key to every caller
     };
     let set = (k, v) => {
       try {
@@ -68,9 +66,7 @@
     let getJSON = k => {
       try {
         return JSON.parse(get(k));
-      } catch (e) {
-        return null;
-      }
+      } catch (e) {}
     };
 
     // UUIDv7: 48-bit ms timestamp, version 7, a 12-bit counter within the ms (so this tab's
@@ -142,22 +138,15 @@
     let past = [];
     let subscribers = [];
     let WIDGET = 'CHAT_LOADED CHAT_VISIBLE CONTACT_STARTED CONTACT_ENDED TRANSFER_TO_QUEUE CONNECT_TO_AGENT'.split(' ');
-    let deliver = (fn, m) => {
-      try {
-        fn(m);
-      } catch (e) {
-        warn(e);
-      }
-    };
     let emit = (type, data, timestamp = now()) => {
       let m = {type, data, timestamp};
       past.push(m);
-      subscribers.slice().forEach(fn => deliver(fn, m));
+      subscribers.slice().forEach(fn => guard(fn)(m)); // a subscriber that throws stops no other
     };
     let subscribe = fn => {
       if (typeof fn != 'function') return noop;
       // by index: events emitted by the subscriber during the replay are replayed too
-      for (let i = 0; i < past.length; i++) deliver(fn, past[i]);
+      for (let i = 0; i < past.length; i++) guard(fn)(past[i]);
       subscribers.push(fn);
       return () => {
         let i = subscribers.indexOf(fn);
@@ -185,7 +174,7 @@
       } catch (e) {}
       return [...new Set(all)].filter(k => k.startsWith(QUEUE) && get(k) != null).sort();
     };
-    let load = () => keys().map(k => getJSON(k)).filter(isObj);
+    let load = () => keys().map(getJSON).filter(isObj);
     let remove = x => set(QUEUE + x.e.id, null);
     let page = uuid(); // this page: owner of the events it makes
     // this page's events, those of pages that are gone, and those of a page that died
@@ -256,7 +245,7 @@
         visitor_id: visitor(),
         session_id: b[0].s,
         sent_at: new Date().toISOString(),
-        events: b.map(x => x.e),
+        events: b.map(x => x.e)
       });
     let rateWait = () => {
       let t = now() - 6e4;
@@ -362,7 +351,7 @@
     let make = (type, fields, t = now()) => ({
       s: session(),
       t: page,
-      e: Object.assign({type, id: uuid(t), timestamp: new Date(t).toISOString()}, fields),
+      e: Object.assign({type, id: uuid(t), timestamp: new Date(t).toISOString()}, fields)
     });
     // emit on the bus, and queue unless off; true when queued
     // Consecutive page views of one URL count once, automatic or tracked by the page
@@ -391,7 +380,7 @@
       filter_usage: 'scategory SfilterType SfilterValue',
       cart_action: 'Aaction SproductId svariantId sproductName scategory',
       search_event: 'Squery upageContext scategoryContext',
-      custom: 'Sname oproperties',
+      custom: 'Sname oproperties'
     };
     let KINDS = {s: 'a string', a: 'a string', u: 'an absolute URL', n: 'a number', o: 'an object'};
     // every problem of events[i], worded as the server words them
@@ -550,7 +539,7 @@
       flags: flags => {
         let m = current();
         if (isObj(flags)) META.slice(0, 4).forEach(k => flags[k] != null && (m[k] = !!flags[k]));
-      },
+      }
     };
 
     /* ---- 9. automatic page views and dwell ------------------------------------------ */
@@ -657,13 +646,13 @@
         _state: () => ({
           queue: keys().length + pending.length,
           visitor_id: visitor(),
-          session_id: (getJSON(SESSION) || {}).id,
-        }),
+          session_id: (getJSON(SESSION) || {}).id
+        })
       }),
       {
         // a promise that never rejects, resolved once the server answered
         flush: () => Promise.resolve().then(commit).then(send).catch(warn),
-        chat: wrap(chat),
+        chat: wrap(chat)
       }
     );
     // pages written against reference 000 (Filum) and 001 (saEvents) work unchanged
@@ -697,17 +686,16 @@
     on(w, 'blur', tick);
     on(d, 'visibilitychange', e => (d.visibilityState == 'hidden' ? leave(e) : tick()));
     on(w, 'pagehide', leave);
-    onUrl(); // the landing page view
-
-    // the stub's calls, in order, ready() resolvers included
-    for (let [method, args] of calls) {
-      try {
-        if (method == 'ready') args[0](api);
-        else if (typeof api[method] == 'function') api[method](...args);
-      } catch (e) {
-        warn(e);
-      }
-    }
+    // The landing page view, then the stub's calls in order (ready() resolvers included).
+    // An async script in <head> can run before the body is parsed, when the page's product
+    // is not there yet: then wait for 'interactive', which comes before deferred scripts
+    // run, so the page's own signals still follow its view.
+    let start = () => {
+      onUrl();
+      // one call at a time guarded: a malformed one does not stop the others
+      calls.forEach(guard(([method, args]) => (method == 'ready' ? args[0](api) : typeof api[method] == 'function' && api[method](...args))));
+    };
+    d.readyState == 'loading' ? on(d, 'readystatechange', () => d.readyState == 'interactive' && start()) : start();
   } catch (e) {
     console.warn('chatlens: not started: ' + e);
   }
