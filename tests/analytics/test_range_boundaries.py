@@ -16,8 +16,8 @@ midnight (the report reads a visit wholly inside the range from its rollup, one 
 crosses an end of it from its events):
 
     visit  visitor  product views                               other behaviour
-    M      v-sm     A 23:58, B 23:59, A day 2 00:01, C 00:02    search "tv" day 2 00:03
-    N      v-sn     A 22:00, B 22:01                            -
+    M      v-sm     A 23:58, B 23:59, A day 2 00:01, C 00:02    search "sofa" 23:59:30, "tv" day 2 00:03
+    N      v-sn     A 22:00, B 22:01                            search "lamp" 22:00:30
     O      v-sm     -                                           dwell day 2 00:05
 """
 
@@ -61,9 +61,11 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             {"type": "CHAT_LOADED", "timestamp": at(1, "23:59:00")}, stage("ready", "cl", at(1, "23:59:01")),
             stage("opened", "cl", at(2, "00:00:30")), stage("submitted", "cl", at(2, "00:01:00")),
         ],
-        "sm": [view(at(1, "23:58:00"), "A"), view(at(1, "23:59:00"), "B"), view(at(2, "00:01:00"), "A"),
+        "sm": [view(at(1, "23:58:00"), "A"), view(at(1, "23:59:00"), "B"),
+               {"type": "search_event", "timestamp": at(1, "23:59:30"), "query": "sofa"}, view(at(2, "00:01:00"), "A"),
                view(at(2, "00:02:00"), "C"), {"type": "search_event", "timestamp": at(2, "00:03:00"), "query": "tv"}],
-        "sn": [view(at(1, "22:00:00"), "A"), view(at(1, "22:01:00"), "B")],
+        "sn": [view(at(1, "22:00:00"), "A"), {"type": "search_event", "timestamp": at(1, "22:00:30"), "query": "lamp"},
+               view(at(1, "22:01:00"), "B")],
         "so": [{"type": "dwell", "timestamp": at(2, "00:05:00"), "url": "https://shop.example/", "durationSeconds": 5}],
     }
     visitors = {"so": "v-sm"}
@@ -128,9 +130,17 @@ def test_behaviour_counts_each_event_in_its_range_when_a_visit_crosses_midnight(
         [pairs] = [t["rows"] for t in body["tables"] if t["key"] == "comparisons"]
         return {m["key"]: m["value"] for m in body["metrics"]}, pairs
 
+    def searches(params: dict[str, str]) -> list[list[Any]]:
+        # query, searches, visits, visits that viewed a product after, that share
+        [rows] = [t["rows"] for t in get(srv, "behaviour", params)["tables"] if t["key"] == "searches"]
+        return rows
+
     day_1, pairs_1 = behaviour(DAY_1)
-    assert (day_1["visits"], day_1["visitors"], day_1["product_views"], day_1["searches"]) == (2, 2, 4, 0)
+    assert (day_1["visits"], day_1["visitors"], day_1["product_views"], day_1["searches"]) == (2, 2, 4, 2)
     assert pairs_1 == [["A", "B", 2, 2]]  # M (crossing: its day-1 views) and N (inside)
+    # N (inside) viewed B after "lamp"; M (crossing) viewed A and C after "sofa", but on day 2
+    assert searches(DAY_1) == [["lamp", 1, 1, 1, 100.0], ["sofa", 1, 1, 0, 0.0]]
+    assert searches(BOTH) == [["lamp", 1, 1, 1, 100.0], ["sofa", 1, 1, 1, 100.0], ["tv", 1, 1, 0, 0.0]]
     day_2, pairs_2 = behaviour(DAY_2)
     assert (day_2["visits"], day_2["visitors"], day_2["product_views"], day_2["searches"]) == (2, 1, 2, 1)  # M, O
     assert pairs_2 == [["A", "C", 1, 1]]  # M's B -> A crossed midnight: B is not in day 2

@@ -122,7 +122,8 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
     inside = ("r.behaviour_first >= make_timestamptz($since::BIGINT) "
               "AND r.behaviour_last < make_timestamptz($until::BIGINT)")
     ctes.append(
-        f"behaviour_visits AS MATERIALIZED (SELECT r.visit, r.visitor_id, {visit_segment} AS seg, {inside} AS inside "
+        f"behaviour_visits AS MATERIALIZED (SELECT r.visit, r.visitor_id, {visit_segment} AS seg, {inside} AS inside, "
+        "r.last_product_view "
         f"FROM visit_rollup r {join}WHERE {overlaps})"
     )
     crossing = f"{VISIT_SQL} IN (SELECT visit FROM behaviour_visits WHERE NOT inside)"
@@ -189,8 +190,11 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
         f"normalized AS (SELECT query, {NORMALIZED_QUERY_SQL} AS q FROM (SELECT DISTINCT query FROM search_rows) e)",
         "searched AS (SELECT visit, q, count(*) AS n, min(ts) AS first_at "
         "FROM search_rows JOIN normalized USING (query) GROUP BY visit, q)",
-        f"last_view AS (SELECT {VISIT_SQL} AS visit, max(e.ts) AS at {source} AND e.type = 'page_view' "
-        f"AND e.product_id IS NOT NULL AND {VISIT_SQL} IN (SELECT visit FROM searched) GROUP BY ALL)",
+        # a visit's latest product view: the rollup's for a visit inside the range, else
+        # from its product views in the range
+        "last_view AS (SELECT visit, last_product_view AS at FROM behaviour_visits WHERE inside UNION ALL "
+        f"SELECT {VISIT_SQL} AS visit, max(e.ts) AS at FROM events e WHERE {scope.in_range('e')} "
+        f"AND e.type = 'page_view' AND e.product_id IS NOT NULL AND {crossing} GROUP BY ALL)",
     ]
     parts["searches"] = (
         "SELECT q, sum(n)::BIGINT AS searches, count(s.visit) AS visits, count(*) FILTER (WHERE l.at > s.first_at) AS viewed "

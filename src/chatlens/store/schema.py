@@ -230,6 +230,9 @@ VISIT_ROLLUP = Rollup(
         # both reads the visit's behaviour here, otherwise from its events
         ("behaviour_first", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE e.type IN {_BEHAVIOUR_TYPES_SQL})", EARLIEST),
         ("behaviour_last", "TIMESTAMPTZ", f"max(e.ts) FILTER (WHERE e.type IN {_BEHAVIOUR_TYPES_SQL})", LATEST),
+        # its latest product view (behaviour's searches: a product viewed after a search)
+        ("last_product_view", "TIMESTAMPTZ",
+         "max(e.ts) FILTER (WHERE e.type = 'page_view' AND e.product_id IS NOT NULL)", LATEST),
         # engagement (003): when the widget first loaded and when the visitor first
         # engaged; the chat funnel: the furthest step reached
         ("loaded_at", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE e.type IN {CHAT_TYPES_SQL})", EARLIEST),
