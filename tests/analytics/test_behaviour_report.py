@@ -345,6 +345,11 @@ def test_events_without_a_visit(srv: Server) -> None:
     assert table(body, "searches") == [["hood", 1, 0, 0, None]]  # no visit: no share either
     assert table(body, "comparisons") == [] and table(body, "out_of_stock") == []
     assert table(body, "trend") == [[f"{day}T09:00:00Z", 2]]
+    # a breakdown (like a filter) splits visits: these events match none, and are left
+    # out of the headline and of the trends
+    split = report(srv, **{"from": f"{day}T09:00:00Z", "to": f"{day}T10:00:00Z", "breakdown": "device"})
+    assert metrics(split)["page_views"] == 0 and metrics(split)["cart_adds"] == 0
+    assert table(split, "trend") == [[f"{day}T09:00:00Z", 0]] and table(split, "page_types") == []
 
 
 def test_visitor_text_comes_back_unchanged_and_csv_neutralizes_formulas(srv: Server) -> None:

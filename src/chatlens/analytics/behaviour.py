@@ -65,6 +65,7 @@ from chatlens.analytics.scope import ReportQuery, Scope, type_in
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets
 from chatlens.model.events import BEHAVIOUR_TYPES
 from chatlens.store.base import EventStore
+from chatlens.store.schema import BEHAVIOUR_COUNTS, count_sql
 
 BEHAVIOUR_TYPES_SQL = type_in("e", (t.name for t in BEHAVIOUR_TYPES))
 COUNTED_TYPES_SQL = type_in("e", ("page_view", "search_event", "cart_action", "product_status"))
@@ -85,7 +86,7 @@ SUMMARY = (
     ("cart_removes", "Cart removes", "int", "cart_action events with action remove"),
     ("out_of_stock_views", "Out-of-stock views", "int", "product_status events with status out_of_stock"),
 )
-_COUNTED = ("page_views", "product_views", "searches", "cart_adds", "cart_removes", "out_of_stock_views")
+_COUNTED = tuple(name for name, *_ in BEHAVIOUR_COUNTS)
 
 
 def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
@@ -98,24 +99,16 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
     if query.filters:
         where += f" AND {VISIT_SQL} IN (SELECT visit FROM visits)"
     source = f"FROM events e WHERE {where}"
-    segment = scope.segment_column()
-    segmented = f"FROM events e JOIN visits v ON v.visit = {VISIT_SQL} WHERE {scope.in_range('e')}" if scope.segmented else source
     time_type = "datetime" if query.interval == "hour" else "date"
     ctes: list[str] = []
     parts: dict[str, str] = {}  # name -> SELECT; each comes back as a list of row dicts
     order: dict[str, str] = {}  # name -> the ORDER BY of a top-N part (its LIMIT is $limit)
 
-    # Event counts by segment, bucket, type, action, page type: the headline counts, both
-    # trends and the page types are summed up from these few groups.
-    parts["counted"] = (
-        f"SELECT {segment} AS segment, {bucket_sql(query, 'e.ts')} AS bucket, e.type, e.action, e.page_type, "
-        "e.status = 'out_of_stock' AS out_of_stock, count(*) AS n, count(e.product_id) AS with_product "
-        f"{segmented} AND {COUNTED_TYPES_SQL} GROUP BY ALL"
-    )
     # The visits with behaviour in the range, from the visit rollup (store/schema.py: its
-    # first and last behaviour event, and its comparisons): a visit wholly inside the range
-    # is read there; the few that cross an end of it (`NOT inside`) from their events in
-    # the range. Filters and the breakdown are read off the rollup row.
+    # first and last behaviour event, counts, latest product view and comparisons): a
+    # visit wholly inside the range is read there; the few that cross an end of it (`NOT
+    # inside`) from their events in the range. Filters and the breakdown are read off the
+    # rollup row.
     join, condition, visit_segment = scope.on_visit_rollup()
     overlaps = (f"r.site_id = $site AND r.behaviour_first < make_timestamptz($until::BIGINT) "
                 f"AND r.behaviour_last >= make_timestamptz($since::BIGINT){condition}")
@@ -123,10 +116,31 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
               "AND r.behaviour_last < make_timestamptz($until::BIGINT)")
     ctes.append(
         f"behaviour_visits AS MATERIALIZED (SELECT r.visit, r.visitor_id, {visit_segment} AS seg, {inside} AS inside, "
-        "r.last_product_view "
-        f"FROM visit_rollup r {join}WHERE {overlaps})"
+        f"r.last_product_view FROM visit_rollup r {join}WHERE {overlaps})"
     )
     crossing = f"{VISIT_SQL} IN (SELECT visit FROM behaviour_visits WHERE NOT inside)"
+
+    # The headline counts by segment: a visit inside the range from its rollup row, the
+    # events of one that crosses an end of it counted the same way (store/schema.py
+    # BEHAVIOUR_COUNTS), and without filters or a breakdown, the events of no visit.
+    sums = ", ".join(f"coalesce(sum(r.{name}), 0)::BIGINT AS {name}" for name in _COUNTED)
+    counts = ", ".join(f"{count_sql(what, where)} AS {name}" for name, what, where in BEHAVIOUR_COUNTS)
+    counted = [
+        f"SELECT {visit_segment} AS segment, {sums} FROM visit_rollup r {join}WHERE {overlaps} AND {inside} GROUP BY ALL",
+        f"SELECT b.seg AS segment, {counts} FROM events e JOIN behaviour_visits b ON b.visit = {VISIT_SQL} AND NOT b.inside "
+        f"WHERE {scope.in_range('e')} AND {COUNTED_TYPES_SQL} GROUP BY ALL",
+    ]
+    if not scope.needs_visits:
+        counted.append(f"SELECT NULL::VARCHAR AS segment, {counts} FROM events e WHERE {scope.in_range('e')} "
+                       f"AND {VISIT_SQL} IS NULL AND {COUNTED_TYPES_SQL}")
+    parts["counted"] = " UNION ALL ".join(counted)
+    # Page views and cart actions by bucket, type, action and page type: both trends and
+    # the page types (with a breakdown, of visits only, as the headline).
+    visits_only = f" AND {VISIT_SQL} IS NOT NULL" if scope.segmented else ""
+    parts["trend"] = (
+        f"SELECT {bucket_sql(query, 'e.ts')} AS bucket, e.type, e.action, e.page_type, count(*) AS n "
+        f"{source}{visits_only} AND {type_in('e', ('page_view', 'cart_action'))} GROUP BY ALL"
+    )
     # Distinct visits and visitors, per segment and in total (a visit's visitor: the
     # rollup's, the visitor of its events).
     parts["summary"] = (
@@ -241,22 +255,17 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
 
     totals: dict[Any, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_COUNTED, 0))
     trend: dict[int, dict[str, int]] = defaultdict(lambda: {"page_views": 0, "adds": 0, "removes": 0})
-    page_types: dict[str | None, int] = defaultdict(int)
     for r in result["counted"]:
-        key = {"page_view": "page_views", "search_event": "searches",
-               "product_status": "out_of_stock_views" if r["out_of_stock"] else None,
-               "cart_action": {"add": "cart_adds", "remove": "cart_removes"}.get(r["action"])}[r["type"]]
-        if key is None:
-            continue
         for row_key in (("total",), ("segment", r["segment"])) if scope.segmented else (("total",),):
-            totals[row_key][key] += r["n"]
-            if key == "page_views":
-                totals[row_key]["product_views"] += r["with_product"]
-        if key == "page_views":
+            for key in _COUNTED:
+                totals[row_key][key] += r[key]
+    page_types: dict[str | None, int] = defaultdict(int)
+    for r in result["trend"]:
+        if r["type"] == "page_view":
             trend[r["bucket"]]["page_views"] += r["n"]
             page_types[r["page_type"]] += r["n"]
-        elif key in ("cart_adds", "cart_removes"):
-            trend[r["bucket"]]["adds" if key == "cart_adds" else "removes"] += r["n"]
+        elif r["action"] in ("add", "remove"):
+            trend[r["bucket"]]["adds" if r["action"] == "add" else "removes"] += r["n"]
     summary = result["summary"]
     for r in summary:
         r.update(totals[("total",) if r["is_total"] else ("segment", r["segment"])])

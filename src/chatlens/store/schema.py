@@ -183,6 +183,24 @@ class Rollup:
 _PAGE_TYPE_AT = "list_max(list_filter({{views}}, lambda x: x.t <= {{{time}}})).pt"
 # The reference 000 behaviour events (analytics/behaviour.py).
 _BEHAVIOUR_TYPES_SQL = "(" + ", ".join(f"'{t.name}'" for t in BEHAVIOUR_TYPES) + ")"
+# Behaviour's headline counts of a visit (analytics/behaviour.py): (column, what is
+# counted, of which events). The report reads a visit whose behaviour lies in one time
+# bucket of its range from these, and counts the events of the others the same way.
+BEHAVIOUR_COUNTS = (
+    ("page_views", "*", "e.type = 'page_view'"),
+    ("product_views", "e.product_id", "e.type = 'page_view'"),
+    ("searches", "*", "e.type = 'search_event'"),
+    ("cart_adds", "*", "e.type = 'cart_action' AND e.action = 'add'"),
+    ("cart_removes", "*", "e.type = 'cart_action' AND e.action = 'remove'"),
+    ("out_of_stock_views", "*", "e.type = 'product_status' AND e.status = 'out_of_stock'"),
+)
+
+
+def count_sql(what: str, where: str) -> str:
+    """SQL: one of BEHAVIOUR_COUNTS over the events `e` of a group."""
+    return f"count({what}) FILTER (WHERE {where})"
+
+
 # Behaviour's comparisons (analytics/behaviour.py) of a visit: its product views in time
 # order, and each pair of different products viewed one right after the other, as
 # {a, b, n}: a < b, n the times one directly followed the other. (Worked out per visit
@@ -233,6 +251,7 @@ VISIT_ROLLUP = Rollup(
         # its latest product view (behaviour's searches: a product viewed after a search)
         ("last_product_view", "TIMESTAMPTZ",
          "max(e.ts) FILTER (WHERE e.type = 'page_view' AND e.product_id IS NOT NULL)", LATEST),
+        *((name, "BIGINT", count_sql(what, where), SUM) for name, what, where in BEHAVIOUR_COUNTS),
         # engagement (003): when the widget first loaded and when the visitor first
         # engaged; the chat funnel: the furthest step reached
         ("loaded_at", "TIMESTAMPTZ", f"min(e.ts) FILTER (WHERE e.type IN {CHAT_TYPES_SQL})", EARLIEST),
@@ -260,10 +279,6 @@ def _earliest(column: str, *types: str) -> str:
     return f"min(e.{column}) FILTER (WHERE e.type IN ({', '.join(repr(t) for t in types)}))"
 
 
-def _count(where: str) -> str:
-    return f"count(*) FILTER (WHERE {where})"
-
-
 CONVERSATION_ROLLUP = Rollup(
     "conversation_rollup",
     (("site_id", "e.site_id"), ("interaction_id", "e.interaction_id")),
@@ -284,9 +299,9 @@ CONVERSATION_ROLLUP = Rollup(
         ("agent_client", "TIMESTAMPTZ", _earliest("client_ts", "CONNECT_TO_AGENT"), EARLIEST),
         ("completed_client", "TIMESTAMPTZ", _earliest("client_ts", "chat.completed"), EARLIEST),
         ("cancelled_client", "TIMESTAMPTZ", _earliest("client_ts", "chat.cancelled"), EARLIEST),
-        *((f"{sender}_messages", "BIGINT", _count(f"e.type = 'message' AND e.sender = '{sender}'"), SUM)
+        *((f"{sender}_messages", "BIGINT", count_sql("*", f"e.type = 'message' AND e.sender = '{sender}'"), SUM)
           for sender in ("user", "agent", "system")),
-        ("files", "BIGINT", _count("e.type = 'attachment'"), SUM),
+        ("files", "BIGINT", count_sql("*", "e.type = 'attachment'"), SUM),
         *((f"reported_{name}", "BIGINT",
            f"max(try_cast(json_extract_string(e.properties, '$.metadata.{name}') AS BIGINT)) "
            f"FILTER (WHERE e.type IN {OUTCOME_TYPES_SQL})", LATEST)
