@@ -184,8 +184,8 @@ _PAGE_TYPE_AT = "list_max(list_filter({{views}}, lambda x: x.t <= {{{time}}})).p
 # The reference 000 behaviour events (analytics/behaviour.py).
 _BEHAVIOUR_TYPES_SQL = "(" + ", ".join(f"'{t.name}'" for t in BEHAVIOUR_TYPES) + ")"
 # Behaviour's headline counts of a visit (analytics/behaviour.py): (column, what is
-# counted, of which events). The report reads a visit whose behaviour lies in one time
-# bucket of its range from these, and counts the events of the others the same way.
+# counted, of which events). The report reads a visit inside its range from these, and
+# counts the events of a visit that crosses an end of the range the same way.
 BEHAVIOUR_COUNTS = (
     ("page_views", "*", "e.type = 'page_view'"),
     ("product_views", "e.product_id", "e.type = 'page_view'"),
@@ -197,7 +197,8 @@ BEHAVIOUR_COUNTS = (
 
 
 def count_sql(what: str, where: str) -> str:
-    """SQL: one of BEHAVIOUR_COUNTS over the events `e` of a group."""
+    """SQL: how many of a group's events `e` match `where` (`what`: `*`, or a column whose
+    non-null values are counted)."""
     return f"count({what}) FILTER (WHERE {where})"
 
 
