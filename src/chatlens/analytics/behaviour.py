@@ -92,12 +92,13 @@ _COUNTED = tuple(name for name, *_ in BEHAVIOUR_COUNTS)
 def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
     scope = Scope(query)
     report = Report("behaviour", "Behaviour", query)
-    # The scope's where and join, on the session column (see VISIT_SQL): with filters, the
-    # events of matching visits; with a breakdown, only the headline joins the visits for
-    # their segment, the tables are over the whole (filtered) scope.
+    # The scope's events, on the session column (see VISIT_SQL): with filters, those of
+    # the matching visits (`behaviour_visits` below: every visit with a behaviour event in
+    # the range); with a breakdown, only the headline splits by segment, the tables are
+    # over the whole (filtered) scope.
     where = scope.in_range("e")
     if query.filters:
-        where += f" AND {VISIT_SQL} IN (SELECT visit FROM visits)"
+        where += f" AND {VISIT_SQL} IN (SELECT visit FROM behaviour_visits)"
     source = f"FROM events e WHERE {where}"
     time_type = "datetime" if query.interval == "hour" else "date"
     ctes: list[str] = []
