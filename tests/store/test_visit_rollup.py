@@ -44,7 +44,8 @@ def random_events(rng: random.Random, visits: int) -> list[bytes]:
             ts = BASE_US + rng.randint(0, 3600) * SECOND
             kind = rng.choice(["page_view", "page_view", "chat.ready", "chat.submitted", "message", "conversation", "dwell",
                                "chat.started", "CONNECT_TO_AGENT", "TRANSFER_TO_QUEUE", "attachment", "chat.completed",
-                               "chat.cancelled", "CHAT_VISIBLE", "decision", "offer", "offer"])
+                               "chat.cancelled", "CHAT_VISIBLE", "decision", "offer", "offer", "search_event",
+                               "cart_action", "product_status", "filter_usage"])
             columns: dict[str, Any] = {"interaction_id": f"i-{n}-{rng.randint(0, 1)}"}
             if browser and rng.random() < 0.9:
                 columns["device"] = rng.choice(["desktop", "mobile"])
@@ -56,6 +57,17 @@ def random_events(rng: random.Random, visits: int) -> list[bytes]:
                 columns["product_id"] = rng.choice(["p1", "p2", "p3", None])
             elif kind == "message":
                 columns["sender"] = rng.choice(["user", "agent"])
+            elif kind == "search_event":
+                columns["query"] = rng.choice(["hood", "Hood  90"])
+            elif kind == "cart_action":
+                columns["action"] = rng.choice(["add", "remove"])
+                columns["product_id"] = rng.choice(["p1", "p2"])
+            elif kind == "product_status":
+                columns["status"] = rng.choice(["out_of_stock", "in_stock"])
+                columns["product_id"] = rng.choice(["p1", "p3"])
+            elif kind == "filter_usage":
+                columns["filter_type"] = rng.choice(["price", "brand"])
+                columns["filter_value"] = rng.choice(["low", "acme"])
             elif kind in ("decision", "offer"):  # two offers per visit, decided any number of times (0: answers only)
                 columns["offer_id"] = f"o-{n}-{rng.randint(0, 1)}"
                 if kind == "decision":
@@ -84,7 +96,7 @@ def random_events(rng: random.Random, visits: int) -> list[bytes]:
 @pytest.mark.parametrize("seed", range(5))
 def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
-    lines = random_events(rng, visits=60)
+    lines = random_events(rng, visits=90)
     rng.shuffle(lines)  # events of one visit land in many segments, later times first
     store = DuckDBStore(tmp_path / "db.duckdb")
     cut = sorted(rng.sample(range(1, len(lines)), 15))
@@ -106,6 +118,10 @@ def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_pat
     assert placed > 0, "the derived placement columns were exercised"
     [(compared,)] = store._cursor().execute("SELECT count(*) FROM visit_rollup WHERE len(product_pairs) > 0").fetchall()
     assert compared > 0, "the derived comparisons were exercised"
+    [counted] = store._cursor().execute(
+        "SELECT min(n) FROM (SELECT unnest([sum(searches), sum(cart_adds), sum(cart_removes), sum(out_of_stock_views), "
+        "count(last_product_view)]) AS n FROM visit_rollup)").fetchall()
+    assert counted[0] > 0, "every behaviour count and the latest product view were exercised"
     assert any(r[2] is None for r in decisions) and any(r[2] is not None and r[3] != "[]" for r in decisions), \
         "some offers were answered with no decision, some decisions were answered"
     assert any(r[-1] != "[]" for r in conversations), "some conversations reported errors"
