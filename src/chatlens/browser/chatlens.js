@@ -4,7 +4,7 @@
  * Readable ES2017, no dependencies. The served file chatlens.min.js is this file with
  * comments and whitespace stripped (python -m chatlens.browser.build), and must stay within
  * 6 KB gzipped: names are short but whole words, bindings are `let` (shorter than const),
- * and comments cost nothing.
+ * no trailing commas (the minifier keeps them), and comments cost nothing.
  *
  * Sections:
  *   1. helpers          never-throw wrapper, storage, UUIDv7
