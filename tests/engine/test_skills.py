@@ -816,3 +816,35 @@ def test_omitted_settings_take_the_documented_defaults() -> None:
     assert policy.holdout == defaults.holdout
     assert policy.attribution_window_us == defaults.attribution_window_us
     assert policy.max_predicted_wait_s == defaults.max_predicted_wait_s == 180.0
+
+
+# ---- field readers ------------------------------------------------------------------------
+
+
+def test_a_steps_field_readers_answer_as_the_signal_does() -> None:
+    """Conditions read fields through readers resolved when the skills load
+    (engine/signal.py); for every event type, every field of it, the context, a trait and
+    an unknown property, they give what `Signal.get` gives, for single and mixed types."""
+    from chatlens.engine.signal import COLUMNS, CONTEXT, Signal, field_getter
+    from chatlens.engine.state import SessionState, VisitorState
+    from chatlens.model.events import EVENT_TYPES
+
+    session = SessionState("v-1", T0)
+    session.page_url, session.page_type, session.page_product = "https://shop.example/p/a", "product", "a"
+    session.page_status, session.page_dwell, session.cart = "out_of_stock", 12.5, 2
+    visitor = VisitorState()
+    visitor.traits = {"tier": "gold"}
+    names = {n for columns in COLUMNS.values() for n in columns} | set(CONTEXT) | {"visitor.tier", "visitor.none", "extra"}
+    type_sets = [[t] for t in EVENT_TYPES] + [["page_view", "dwell"], ["cart_action", "search_event"], ["page_view", "custom"]]
+    checked = 0
+    for types in type_sets:
+        read = field_getter(types)
+        readers = {name: read(name) for name in names}
+        for type_name in types:
+            columns = {column: f"{type_name}:{column}" for column in COLUMNS[type_name].values()}
+            props = json.dumps({name: f"prop:{name}" for name in names if "." not in name})
+            signal = Signal(type_name, "e-1", T0, columns, props, session, visitor)
+            for name in names:
+                assert readers[name](signal) == signal.get(name), (types, type_name, name)
+                checked += 1
+    assert checked > 1000

@@ -17,6 +17,7 @@ false (only `exists = false` holds for it), so `ne` never matches an absent valu
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -55,6 +56,9 @@ NOTHING = Captured()
 
 # (fields of the event being tested, what earlier steps captured)
 Predicate = Callable[[Fields, Captured], bool]
+# A field's name -> a function reading it from the Fields tested (default: `f.get(name)`;
+# the engine's steps read their events more directly, engine/signal.py).
+Getter = Callable[[str], Callable[[Any], Any]]
 
 OPERATORS = (
     "eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte",
@@ -100,7 +104,12 @@ def _text(value: Any) -> str | None:
 
 
 def compile_field(
-    name: str, spec: Any, where: str, refs: set[Ref], complements: Mapping[str, tuple[str, ...]]
+    name: str,
+    spec: Any,
+    where: str,
+    refs: set[Ref],
+    complements: Mapping[str, tuple[str, ...]],
+    getter: Getter | None = None,
 ) -> Predicate:
     """One field's condition: a literal (equality) or a table of operators (all must hold)."""
     if not isinstance(spec, dict):
@@ -112,16 +121,22 @@ def compile_field(
         at = f"{where}.{op}"
         if op not in OPERATORS:
             raise SkillError(f"{at}: unknown operator (known: {', '.join(OPERATORS)})")
-        checks.append(_operator(name, op, raw, at, refs, complements))
+        checks.append(_operator(name, op, raw, at, refs, complements, getter or _getter))
     if len(checks) == 1:
         return checks[0]
     return lambda f, c: all(check(f, c) for check in checks)
 
 
 def _operator(
-    name: str, op: str, raw: Any, at: str, refs: set[Ref], complements: Mapping[str, tuple[str, ...]]
+    name: str,
+    op: str,
+    raw: Any,
+    at: str,
+    refs: set[Ref],
+    complements: Mapping[str, tuple[str, ...]],
+    getter: Getter,
 ) -> Predicate:
-    get = _getter(name)
+    get = getter(name)
     if op == "exists":
         if not isinstance(raw, bool):
             raise SkillError(f"{at}: must be true or false")
@@ -182,18 +197,21 @@ def _operator(
     if not complements:
         raise SkillError(f"{at}: the skill needs a complements table ([skill.complements])")
 
+    @functools.lru_cache(maxsize=4096)
+    def terms_for(described: str) -> tuple[str, ...]:
+        """The search terms that go with an item described so (one per product, cached)."""
+        return tuple(term for key, terms in complements.items() if key in described for term in terms)
+
     def complement(f: Fields, c: Captured) -> bool:
         text = _text(get(f))
-        item = c.fields(ref.step)
-        if text is None or item is None:
+        if text is None:
             return False
-        described = " ".join(str(item.get(k) or "") for k in ("productName", "category", "productId")).lower()
-        return any(
-            term in text
-            for key, terms in complements.items()
-            if key in described
-            for term in terms
-        )
+        item = [(field, v) for s, field, v in c if s == ref.step]
+        if not item:
+            return False
+        found = dict(item)
+        described = " ".join(str(found.get(k) or "") for k in ("productName", "category", "productId")).lower()
+        return any(term in text for term in terms_for(described))
 
     return complement
 
@@ -203,7 +221,7 @@ def _getter(name: str) -> Callable[[Fields], Any]:
 
 
 def compile_where(
-    where: Any, at: str, refs: set[Ref], complements: Mapping[str, tuple[str, ...]]
+    where: Any, at: str, refs: set[Ref], complements: Mapping[str, tuple[str, ...]], getter: Getter | None = None
 ) -> tuple[Predicate, tuple[str, ...]]:
     """A step's `where` table: every field's condition must hold. Namespace tables
     (`page = { pageType = "blog" }`) are the same as quoted dotted keys (`"page.pageType"`).
@@ -219,7 +237,7 @@ def compile_where(
                 flat[f"{key}.{inner}"] = inner_spec
         else:
             flat[key] = spec
-    checks = [compile_field(name, spec, f"{at}.{name}", refs, complements) for name, spec in flat.items()]
+    checks = [compile_field(name, spec, f"{at}.{name}", refs, complements, getter) for name, spec in flat.items()]
     if len(checks) == 1:
         return checks[0], tuple(flat)
     if len(checks) == 2:  # the common case, without a generator per test (the engine's hot loop)

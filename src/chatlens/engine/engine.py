@@ -20,10 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-import orjson
-
 from chatlens._ids import uuid7
 from chatlens.engine.conditions import NOTHING, Captured
+from chatlens.engine.signal import CONTEXT, Signal
 from chatlens.engine.skills import Skill, SkillSet, Step
 from chatlens.engine.state import (
     SESSION_IDLE_US,
@@ -34,72 +33,18 @@ from chatlens.engine.state import (
     VisitorState,
     VisitorStates,
 )
-from chatlens.model.events import EVENT_TYPES
 
 MAX_PARTIALS = 4  # per skill and session: the newest are kept
 MIN_CHECK_IN_MS = 250
 AVAILABILITY_STALE_US = 10 * 60 * 1_000_000  # an availability report older than this is ignored
 
-# wire field -> typed column, per event type (the engine reads events as validated)
-_COLUMNS: dict[str, dict[str, str]] = {
-    name: {f.name: f.column for f in spec.fields if f.column} for name, spec in EVENT_TYPES.items()
-}
 _OPENS_CHAT = frozenset({"chat.opened", "chat.submitted", "chat.started", "CONTACT_STARTED"})
 _ENDS_CHAT = frozenset({"chat.closed", "chat.cancelled", "chat.completed", "chat.rejected", "CONTACT_ENDED"})
 _STARTS_CONVERSATION = frozenset({"chat.started", "CONTACT_STARTED"})
-
-
-class Signal:
-    """One event as the skills see it: its own fields by wire name, and the session's
-    context (`page.*`, `cart.count`, `visitor.*`)."""
-
-    __slots__ = ("type", "id", "ts_us", "columns", "props_json", "_props", "session", "visitor")
-
-    def __init__(
-        self,
-        type_name: str,
-        event_id: str,
-        ts_us: int,
-        columns: dict[str, Any],
-        props_json: str | None,
-        session: SessionState,
-        visitor: VisitorState,
-    ) -> None:
-        self.type = type_name
-        self.id = event_id
-        self.ts_us = ts_us
-        self.columns = columns
-        self.props_json = props_json
-        self._props: dict[str, Any] | None = None
-        self.session = session
-        self.visitor = visitor
-
-    def get(self, name: str) -> Any:
-        column = _COLUMNS[self.type].get(name)
-        if column is not None:
-            return self.columns.get(column)
-        context = _CONTEXT.get(name)
-        if context is not None:
-            return context(self.session)
-        if name.startswith("visitor."):
-            return (self.visitor.traits or {}).get(name[8:])
-        return self.props.get(name)
-
-    @property
-    def props(self) -> dict[str, Any]:
-        if self._props is None:
-            self._props = orjson.loads(self.props_json) if self.props_json else {}
-        return self._props
-
-
-_CONTEXT: dict[str, Callable[[SessionState], Any]] = {
-    "page.url": lambda s: s.page_url,
-    "page.pageType": lambda s: s.page_type,
-    "page.productId": lambda s: s.page_product,
-    "page.status": lambda s: s.page_status,
-    "page.dwellSeconds": lambda s: s.page_dwell,
-    "cart.count": lambda s: s.cart,
-}
+# The types that change the session's or the visitor's context (_update_context)
+_CONTEXT_TYPES = frozenset(
+    {"page_view", "dwell", "product_status", "cart_action", "identify", "offer", *_OPENS_CHAT, *_ENDS_CHAT}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,9 +185,12 @@ class IntentEngine:
         candidates: list[_Candidate] = []
         by_type = self.skills.by_type
         verdict = Verdict()
+        signal = Signal("", "", 0, {}, None, session, visitor)  # one per batch, filled per event
         for type_name, event_id, ts_us, columns, props_json in events:
-            signal = Signal(type_name, event_id, ts_us, columns, props_json, session, visitor)
-            self._update_context(signal, session, visitor, site_id, session_id, verdict)
+            signal.type, signal.id, signal.ts_us, signal.columns = type_name, event_id, ts_us, columns
+            signal.props_json, signal._props = props_json, None
+            if type_name in _CONTEXT_TYPES:
+                self._update_context(signal, session, visitor, site_id, session_id, verdict)
             for skill in by_type.get(type_name, ()):
                 if not session.qualified >> skill.index & 1:
                     found = self._advance(skill, signal, session)
@@ -310,38 +258,46 @@ class IntentEngine:
         """Move the skill's partial matches on with this event; a skill whose last step
         matched is returned (and forgets its partials)."""
         steps = skill.steps
+        first = steps[0]
+        starts = signal.type in first.types and first.test(signal, NOTHING)  # (tests have no side effects)
         partials = session.partials.get(skill.index) if session.partials else None
-        kept: list[Partial] = []
+        if not partials and not starts:
+            return None  # the common case: nothing to move on, nothing to start
+        kept = partials or []
         if partials:
+            ts_us, type_name, expired = signal.ts_us, signal.type, False
             for p in partials:
-                if signal.ts_us - p.start_us > skill.within_us:
-                    continue  # too slow: this attempt is over
+                if ts_us - p.start_us > skill.within_us:
+                    expired = True  # too slow: this attempt is over
+                    continue
                 step = steps[p.step]
-                if signal.type in step.types and step.test(signal, p.captured):
+                if type_name in step.types and step.test(signal, p.captured):
                     p.evidence += (signal.id,)
                     p.count += 1
                     if p.count >= step.count:
-                        if step.name is not None:
-                            p.captured = Captured(p.captured + _capture(skill, step, signal))
+                        if step.capture is not None:
+                            p.captured = Captured(p.captured + step.capture(signal))
                         p.step += 1
                         p.count = 0
                         if p.step == len(steps):
                             return self._qualified(skill, session, p)
-                kept.append(p)
-        first = steps[0]
-        if signal.type in first.types and first.test(signal, NOTHING):
+            if expired:
+                kept = [p for p in partials if ts_us - p.start_us <= skill.within_us]
+        if starts:
             p = Partial(0, 1, signal.ts_us, NOTHING, (signal.id,))
             if p.count >= first.count:
-                if first.name is not None:
-                    p.captured = Captured(_capture(skill, first, signal))
+                if first.capture is not None:
+                    p.captured = Captured(first.capture(signal))
                 p.step, p.count = 1, 0
                 if len(steps) == 1:
                     return self._qualified(skill, session, p)
-            kept.append(p)
+            kept = [*kept[1 - MAX_PARTIALS:], p] if len(kept) >= MAX_PARTIALS else [*kept, p]
+        if kept is partials:
+            return None  # moved on in place
         if kept:
             if session.partials is None:
                 session.partials = {}
-            session.partials[skill.index] = kept[-MAX_PARTIALS:]
+            session.partials[skill.index] = kept
         elif session.partials:
             session.partials.pop(skill.index, None)
         return None
@@ -483,22 +439,12 @@ class _ContextView:
         self.session, self.visitor = session, visitor
 
     def get(self, name: str) -> Any:
-        context = _CONTEXT.get(name)
+        context = CONTEXT.get(name)
         if context is not None:
-            return context(self.session)
+            return getattr(self.session, context)
         if name.startswith("visitor."):
             return (self.visitor.traits or {}).get(name[8:])
         return None
-
-
-def _capture(skill: Skill, step: Step, signal: Signal) -> tuple[tuple[str, str, Any], ...]:
-    assert step.name is not None
-    name = step.name
-    return tuple(
-        (name, field, value)
-        for field in skill.captures.get(name, ())
-        if (value := signal.get(field)) is not None
-    )
 
 
 def _iso(us: int) -> str:

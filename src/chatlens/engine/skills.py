@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from chatlens.engine.conditions import Predicate, Ref, SkillError, compile_where
+from chatlens.engine.conditions import Getter, Predicate, Ref, SkillError, compile_where
+from chatlens.engine.signal import capturer, field_getter
 from chatlens.model.events import EVENT_TYPES, SERVER_ONLY_TYPES
 
 SHIPPED = Path(__file__).with_name("skills.toml")
@@ -36,6 +38,9 @@ class Step:
     count: int  # it must match this many events before the skill moves on
     # A dwell step with `durationSeconds >= N`: the engine asks the page to check in at N s.
     dwell_seconds: float | None
+    # A named step: its event -> the (step, field, value) triples of the fields that
+    # later steps or the message use (engine/signal.py)
+    capture: Callable[[Any], tuple[tuple[str, str, Any], ...]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +190,7 @@ def _policy(raw: Any) -> Policy:
     outcomes = []
     for i, spec in enumerate(raw.get("outcome", [])):
         where = f"engagement.outcome[{i}]"
-        types, test, _ = _matcher(spec, where, {}, allow={"type", "where"})
+        types, test, _ = _matcher(spec, where, {}, allow={"type", "where"}, getter=None)
         outcomes.append(Outcome(types, test))
     return Policy(
         max_offers_per_session=cap,
@@ -203,8 +208,16 @@ def _policy(raw: Any) -> Policy:
 
 
 def _matcher(
-    spec: Any, where: str, complements: dict[str, tuple[str, ...]], allow: set[str], refs: set[Ref] | None = None
+    spec: Any,
+    where: str,
+    complements: dict[str, tuple[str, ...]],
+    allow: set[str],
+    refs: set[Ref] | None = None,
+    *,
+    getter: Callable[[list[str]], Getter] | None,
 ) -> tuple[frozenset[str], Predicate, set[Ref]]:
+    """A step's or an outcome's types and compiled conditions; `getter`, given the types,
+    makes the field readers (None: the tested object's `get`)."""
     if not isinstance(spec, dict):
         raise SkillError(f"{where}: must be a table with a type")
     for key in spec:
@@ -218,7 +231,9 @@ def _matcher(
         if type_name not in EVENT_TYPES or type_name in SERVER_ONLY_TYPES:
             raise SkillError(f"{where}.type: unknown event type {type_name!r} (docs/events.md)")
     refs = set() if refs is None else refs
-    test, _ = compile_where(spec.get("where"), f"{where}.where", refs, complements)
+    test, _ = compile_where(
+        spec.get("where"), f"{where}.where", refs, complements, getter(types) if getter is not None else None
+    )
     return frozenset(types), test, refs
 
 
@@ -254,7 +269,9 @@ def _skill(entry: dict[str, Any], index: int, policy: Policy) -> Skill:
     for i, raw_step in enumerate(raw_steps):
         where = f"{at}.step[{i}]"
         before = set(refs)
-        types, test, refs = _matcher(raw_step, where, complements, {"type", "where", "as", "count"}, refs)
+        types, test, refs = _matcher(
+            raw_step, where, complements, {"type", "where", "as", "count"}, refs, getter=field_getter
+        )
         for ref in refs - before:
             if ref.step not in named:
                 raise SkillError(f"{where}: ${ref.step} must be captured (`as = \"{ref.step}\"`) by an earlier step")
@@ -276,6 +293,12 @@ def _skill(entry: dict[str, Any], index: int, policy: Policy) -> Skill:
         step, dot, field_name = choice.partition(".")
         if dot and step in captures:
             captures[step].add(field_name)
+    sorted_captures = {n: tuple(sorted(f)) for n, f in captures.items()}
+    steps = [
+        replace(step, capture=capturer(step.name, sorted_captures[step.name], step.types))
+        if step.name is not None else step
+        for step in steps
+    ]
     within = entry.get("within")
     return Skill(
         index=index,
@@ -285,7 +308,7 @@ def _skill(entry: dict[str, Any], index: int, policy: Policy) -> Skill:
         message=message.strip(),
         within_us=duration_us(within, f"{at}.within") if within is not None else 1_800_000_000,
         steps=tuple(steps),
-        captures={n: tuple(sorted(f)) for n, f in captures.items()},
+        captures=sorted_captures,
         holdout=_share(entry["holdout"], f"{at}.holdout") if "holdout" in entry else policy.holdout,
     )
 
