@@ -35,7 +35,10 @@ class DedupeIndex:
         self.capacity = capacity
         self.horizon_us = -1  # events with client time <= horizon may have been forgotten
         self._ids: dict[str, dict[str, asyncio.Future[None] | None]] = {}  # site -> id -> commit
-        self._buckets: dict[int, list[tuple[str, str]]] = {}
+        # second of client time -> site -> ids: lists of strings only, so that a million
+        # remembered ids are a few thousand objects for the garbage collector to scan
+        # (not a tuple per id)
+        self._buckets: dict[int, dict[str, list[str]]] = {}
         self._bucket_heap: list[int] = []
         self._size = 0
 
@@ -75,11 +78,14 @@ class DedupeIndex:
             if event_id not in ids:
                 added += 1
                 bucket = ts_us // _BUCKET_US
-                members = buckets.get(bucket)
-                if members is None:
-                    members = buckets[bucket] = []
+                sites = buckets.get(bucket)
+                if sites is None:
+                    sites = buckets[bucket] = {}
                     heapq.heappush(self._bucket_heap, bucket)
-                members.append((site_id, event_id))
+                members = sites.get(site_id)
+                if members is None:
+                    members = sites[site_id] = []
+                members.append(event_id)
             ids[event_id] = commit
         self._size += added
         if self._size > self.capacity:
@@ -110,9 +116,11 @@ class DedupeIndex:
         target = int(self.capacity * 0.99)
         while self._size > target and self._bucket_heap:
             bucket = heapq.heappop(self._bucket_heap)
-            for site_id, event_id in self._buckets.pop(bucket):
-                if self._ids.get(site_id, {}).pop(event_id, _MISSING) is not _MISSING:
-                    self._size -= 1
+            for site_id, members in self._buckets.pop(bucket).items():
+                ids = self._ids.get(site_id, {})
+                for event_id in members:
+                    if ids.pop(event_id, _MISSING) is not _MISSING:
+                        self._size -= 1
             self.horizon_us = max(self.horizon_us, (bucket + 1) * _BUCKET_US - 1)
 
 
