@@ -55,16 +55,17 @@ def _struct(event_type: EventType) -> type[msgspec.Struct]:
 
 
 _STRUCTS = {t.name: _struct(t) for t in BEHAVIOUR_TYPES}
-_TYPE_OF = {struct: name for name, struct in _STRUCTS.items()}
-# Per type: a getter of the typed-column fields and their columns, and a getter of the
-# other fields (kept as properties) and their names. Fields are in model order.
-_Plan = tuple[Callable[[Any], tuple[Any, ...]], tuple[str, ...], Callable[[Any], tuple[Any, ...]] | None, tuple[str, ...]]
+# Per struct: its type's name, a getter of the typed-column fields and their columns, and
+# a getter of the other fields (kept as properties) and their names. Fields are in model
+# order.
+_Plan = tuple[str, Callable[[Any], tuple[Any, ...]], tuple[str, ...], Callable[[Any], tuple[Any, ...]] | None, tuple[str, ...]]
 
 
 def _plan(event_type: EventType) -> _Plan:
     typed = [f for f in event_type.fields if f.column]
     other = [f for f in event_type.fields if not f.column]
     return (
+        event_type.name,
         _tuple_getter([f.name for f in typed]),
         tuple(f.column for f in typed if f.column),
         _tuple_getter([f.name for f in other]) if other else None,
@@ -77,7 +78,7 @@ def _tuple_getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
     return getter if len(names) > 1 else (lambda obj: (getter(obj),))
 
 
-_PLANS = {t.name: _plan(t) for t in BEHAVIOUR_TYPES}
+_PLANS = {_STRUCTS[t.name]: _plan(t) for t in BEHAVIOUR_TYPES}
 
 
 class _Envelope(msgspec.Struct):
@@ -105,20 +106,20 @@ def decode_batch(body: bytes, max_events: int) -> tuple[dict[str, Any], list[Val
         if sent_at is None:
             return None
     valid: list[ValidEvent] = []
+    is_uuid, timestamp_us, plans = UUID_PATTERN.fullmatch, parse_timestamp, _PLANS
     for index, event in enumerate(envelope.events):
         event_id = event.id
         if event_id is not None:
-            if not UUID_PATTERN.fullmatch(event_id):
+            if not is_uuid(event_id):
                 return None
             event_id = event_id.lower()
         client_ts = None
         if event.timestamp is not None:
-            client_ts = parse_timestamp(event.timestamp)
+            client_ts = timestamp_us(event.timestamp)
             if client_ts is None:
                 return None
-        type_name = _TYPE_OF[event.__class__]
         # (Numbers are finite: msgspec refuses out-of-range ones, and JSON has no inf/nan.)
-        get_typed, columns_of, get_other, other_names = _PLANS[type_name]
+        type_name, get_typed, columns_of, get_other, other_names = plans[event.__class__]
         columns = {c: v for c, v in zip(columns_of, get_typed(event)) if v is not None}
         properties_json = None
         if get_other is not None:

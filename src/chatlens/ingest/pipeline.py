@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,7 +97,7 @@ class Batch:
     bot: bool = False
     events: list[ValidEvent] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
-    dropped: Counter[str] = field(default_factory=Counter)
+    dropped: dict[str, int] = field(default_factory=dict)  # reason -> events
     duplicates: int = 0
     accepted: int = 0
     waits: list[asyncio.Future[None]] = field(default_factory=list)
@@ -186,7 +185,7 @@ class Ingestor:
         return batch
 
     def drop(self, batch: Batch, reason: str, count: int = 1) -> None:
-        batch.dropped[reason] += count
+        batch.dropped[reason] = batch.dropped.get(reason, 0) + count
         self.metrics.inc("chatlens_events_dropped_total", count, reason=reason)
 
     # -- request steps -----------------------------------------------------------------
@@ -377,7 +376,8 @@ class Ingestor:
             else:
                 in_batch.add(event_id)
                 candidates.append(event)
-                keys.append((event_id, self._dedupe_ts(batch, event)))
+                client_ts = event.client_ts_us
+                keys.append((event_id, client_ts if client_ts is not None else self._dedupe_ts(batch, event)))
         ask_store: list[tuple[ValidEvent, tuple[str, int]]] = []
         for event, key, (seen, commit) in zip(candidates, keys, self.seen_ids.lookup_many(site_id, keys)):
             if seen is Seen.NEW:

@@ -37,7 +37,6 @@ class RowEncoder:
         columns["type"] = type_name
         columns["client_ts"] = client_ts
         columns["ts"] = ts
-        line = self._prefix + orjson.dumps(columns)[1:]
         if properties_json is not None:  # already JSON: spliced in, not encoded twice
-            line = line[:-1] + b',"properties":' + properties_json.encode() + b"}"
-        return line + b"\n"
+            columns = {**columns, "properties": orjson.Fragment(properties_json)}
+        return self._prefix + orjson.dumps(columns, option=orjson.OPT_APPEND_NEWLINE)[1:]
