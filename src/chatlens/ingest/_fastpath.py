@@ -81,6 +81,14 @@ def _tuple_getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
 _PLANS = {_STRUCTS[t.name]: _plan(t) for t in BEHAVIOUR_TYPES}
 
 
+def _set_fields(names: tuple[str, ...], values: tuple[Any, ...]) -> dict[str, Any]:
+    """name -> value for the values that are set (most events set all their fields: built
+    in C then, without a loop in Python)."""
+    if None in values:
+        return {n: v for n, v in zip(names, values) if v is not None}
+    return dict(zip(names, values))
+
+
 class _Envelope(msgspec.Struct):
     key: _Id
     visitor_id: _Id
@@ -120,10 +128,10 @@ def decode_batch(body: bytes, max_events: int) -> tuple[dict[str, Any], list[Val
                 return None
         # (Numbers are finite: msgspec refuses out-of-range ones, and JSON has no inf/nan.)
         type_name, get_typed, columns_of, get_other, other_names = plans[event.__class__]
-        columns = {c: v for c, v in zip(columns_of, get_typed(event)) if v is not None}
+        columns = _set_fields(columns_of, get_typed(event))
         properties_json = None
         if get_other is not None:
-            properties = {n: v for n, v in zip(other_names, get_other(event)) if v is not None}
+            properties = _set_fields(other_names, get_other(event))
             if properties:
                 properties_json = msgspec.json.encode(properties).decode()
         valid.append(ValidEvent(index, type_name, event_id, client_ts, columns, properties_json))
