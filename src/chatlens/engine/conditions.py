@@ -28,31 +28,28 @@ class Fields(Protocol):
     def get(self, name: str) -> Any: ...
 
 
-class Captured(tuple):  # type: ignore[type-arg]
-    """What a skill's earlier steps matched: (step, field, value) triples.
-
-    A tuple rather than a dict of dicts: a session keeps one per half-way match, and a
-    tuple of triples is a third of the size (docs/benchmarks.md: bytes per session)."""
-
-    __slots__ = ()
-
-    def value(self, step: str, field: str) -> Any:
-        for s, f, v in self:
-            if s == step and f == field:
-                return v
-        return None
-
-    def fields(self, step: str) -> dict[str, Any] | None:
-        return {f: v for s, f, v in self if s == step} or None
-
-    def nested(self) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for s, f, v in self:
-            out.setdefault(s, {})[f] = v
-        return out
+# What a skill's earlier steps matched: (step, field, value) triples.
+#
+# A tuple rather than a dict of dicts: a session keeps one per half-way match, and a tuple
+# of triples is a third of the size (docs/benchmarks.md: bytes per session). A plain tuple
+# of strings and numbers, which the garbage collector stops tracking, unlike a subclass.
+Captured = tuple[tuple[str, str, Any], ...]
+NOTHING: Captured = ()
 
 
-NOTHING = Captured()
+def captured_value(captured: Captured, step: str, field: str) -> Any:
+    for s, f, v in captured:
+        if s == step and f == field:
+            return v
+    return None
+
+
+def nested(captured: Captured) -> dict[str, dict[str, Any]]:
+    """{step: {field: value}}"""
+    out: dict[str, dict[str, Any]] = {}
+    for s, f, v in captured:
+        out.setdefault(s, {})[f] = v
+    return out
 
 # (fields of the event being tested, what earlier steps captured)
 Predicate = Callable[[Fields, Captured], bool]
@@ -79,7 +76,7 @@ class Ref:
     field: str
 
     def resolve(self, captured: Captured) -> Any:
-        return captured.value(self.step, self.field)
+        return captured_value(captured, self.step, self.field)
 
 
 def _value(raw: Any, where: str, refs: set[Ref]) -> Any:

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from chatlens._ids import uuid7
-from chatlens.engine.conditions import NOTHING, Captured
+from chatlens.engine.conditions import NOTHING, Captured, nested
 from chatlens.engine.signal import CONTEXT, Signal
 from chatlens.engine.skills import Skill, SkillSet, Step
 from chatlens.engine.state import (
@@ -276,7 +276,7 @@ class IntentEngine:
                     p.count += 1
                     if p.count >= step.count:
                         if step.capture is not None:
-                            p.captured = Captured(p.captured + step.capture(signal))
+                            p.captured = p.captured + step.capture(signal)
                         p.step += 1
                         p.count = 0
                         if p.step == len(steps):
@@ -287,7 +287,7 @@ class IntentEngine:
             p = Partial(0, 1, signal.ts_us, NOTHING, (signal.id,))
             if p.count >= first.count:
                 if first.capture is not None:
-                    p.captured = Captured(first.capture(signal))
+                    p.captured = first.capture(signal)
                 p.step, p.count = 1, 0
                 if len(steps) == 1:
                     return self._qualified(skill, session, p)
@@ -308,7 +308,7 @@ class IntentEngine:
             session.partials.pop(skill.index, None)
             if not session.partials:
                 session.partials = None
-        return _Candidate(skill, p.captured.nested(), p.evidence)
+        return _Candidate(skill, nested(p.captured), p.evidence)
 
     # -- the decision ----------------------------------------------------------------
 
