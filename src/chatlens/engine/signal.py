@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from chatlens.engine.conditions import Captured
 from chatlens.engine.state import SessionState, VisitorState
 from chatlens.model.events import EVENT_TYPES
 
@@ -93,10 +94,7 @@ def field_getter(types: Iterable[str]) -> Callable[[str], Callable[[Signal], Any
     return getter
 
 
-Triples = tuple[tuple[str, str, Any], ...]
-
-
-def capturer(step: str, fields: tuple[str, ...], types: Iterable[str]) -> Callable[[Signal], Triples]:
+def capturer(step: str, fields: tuple[str, ...], types: Iterable[str]) -> Callable[[Signal], Captured]:
     """For a step named `step` matching events of `types`: its event -> the (step, field,
     value) triples of `fields` that are set."""
     get = field_getter(types)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from chatlens.engine.conditions import Getter, Predicate, Ref, SkillError, compile_where
+from chatlens.engine.conditions import Captured, Getter, Predicate, Ref, SkillError, compile_where
 from chatlens.engine.signal import capturer, field_getter
 from chatlens.model.events import EVENT_TYPES, SERVER_ONLY_TYPES
 
@@ -40,7 +40,7 @@ class Step:
     dwell_seconds: float | None
     # A named step: its event -> the (step, field, value) triples of the fields that
     # later steps or the message use (engine/signal.py)
-    capture: Callable[[Any], tuple[tuple[str, str, Any], ...]] | None = None
+    capture: Callable[[Any], Captured] | None = None
 
 
 @dataclass(frozen=True, slots=True)
