@@ -176,7 +176,9 @@ class Ingestor:
             if batch.stopped:
                 return batch
         for name in event_steps:  # validate runs first, over envelope["events"]
-            await getattr(self, name)(batch)
+            waits = getattr(self, name)(batch)
+            if waits is not None:  # a step that may wait (for the store) is a coroutine
+                await waits
             if not batch.events:
                 break
         if batch.waits:
@@ -301,7 +303,7 @@ class Ingestor:
 
     # -- event steps -------------------------------------------------------------------
 
-    async def validate(self, batch: Batch) -> None:
+    def validate(self, batch: Batch) -> None:
         if batch.prevalidated is not None:
             batch.events = batch.prevalidated
             return
@@ -422,7 +424,7 @@ class Ingestor:
             return int(event.event_id[:8] + event.event_id[9:13], 16) * 1000
         return batch.received_us
 
-    async def enrich(self, batch: Batch) -> None:
+    def enrich(self, batch: Batch) -> None:
         """Add ids, corrected times, device and IP hash; encode the rows for the journal."""
         assert batch.site is not None
         site_id = batch.site.site_id
@@ -481,7 +483,7 @@ class Ingestor:
             }
         )
 
-    async def decide(self, batch: Batch) -> None:
+    def decide(self, batch: Batch) -> None:
         """The intent engine sees the fresh events; its decisions become rows of their
         own, written with the batch."""
         if self.engine is None:
@@ -530,8 +532,12 @@ class Ingestor:
         self, batch: Batch, commits: list[asyncio.Future[None]], new_ids: list[str]
     ) -> None:
         assert batch.site is not None
+        pending = [*commits, *batch.waits]
         try:
-            await asyncio.gather(*commits, *batch.waits)
+            if len(pending) == 1:  # the usual case: the batch's own commit (gather costs ~3 % of the loop)
+                await pending[0]
+            else:
+                await asyncio.gather(*pending)
         except Exception as exc:
             self.seen_ids.discard(batch.site.site_id, new_ids)
             raise Rejection(
