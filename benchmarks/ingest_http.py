@@ -357,12 +357,14 @@ def drops(metrics: dict[str, float]) -> dict[str, int]:
     return out
 
 
-def histogram(metrics: dict[str, float], name: str) -> list[tuple[str, int]]:
-    """(bucket upper bound, observations in that bucket) of a Prometheus histogram."""
+def histogram(metrics: dict[str, float], name: str, labels: str = "") -> list[tuple[str, int]]:
+    """(bucket upper bound, observations in that bucket) of a Prometheus histogram;
+    `labels`: its other labels as rendered (`generation="2"`), if any."""
+    before_le = re.escape(labels + "," if labels else "")
     cumulative = [
         (m.group(1), int(v))
         for k, v in metrics.items()
-        if (m := re.fullmatch(name + r'_bucket\{le="([^"]+)"\}', k))
+        if (m := re.fullmatch(re.escape(name) + r"_bucket\{" + before_le + r'le="([^"]+)"\}', k))
     ]
     out, before = [], 0
     for bound, count in cumulative:
@@ -452,12 +454,18 @@ def print_write_path(metrics: dict[str, float]) -> None:
     if groups:
         print(f"\nJournal group commits: {groups:,}, {rows / groups:,.0f} rows and "
               f"{1000 * seconds / groups:.2f} ms each on average, {seconds:.1f} s in all")
-    # Every histogram of the write path (whatever this server version names them).
-    names = sorted({k.split("_bucket{")[0] for k in metrics if "_bucket{" in k} - {HTTP_HISTOGRAM})
-    for name in names:
-        count = int(metrics.get(f"{name}_count", 0))
-        mean = metrics.get(f"{name}_sum", 0.0) / max(1, count)
-        print_histogram(f"{name} ({count:,} observations, mean {mean:,.4g})", histogram(metrics, name))
+    # Every other histogram the server reports (whatever this server version names them):
+    # the write path's, and the garbage collector's pauses by generation.
+    series = sorted({
+        (name, re.sub(r',?le="[^"]*"', "", rest)[1:-1])
+        for k in metrics if "_bucket{" in k
+        for name, rest in [k.split("_bucket", 1)] if name != HTTP_HISTOGRAM
+    })
+    for name, labels in series:
+        suffix = "{" + labels + "}" if labels else ""
+        count = int(metrics.get(f"{name}_count{suffix}", 0))
+        mean = metrics.get(f"{name}_sum{suffix}", 0.0) / max(1, count)
+        print_histogram(f"{name}{suffix} ({count:,} observations, mean {mean:,.4g})", histogram(metrics, name, labels))
 
 
 def print_histogram(title: str, buckets: list[tuple[str, int]]) -> None:

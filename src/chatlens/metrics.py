@@ -8,7 +8,10 @@ monitoring (a metric is never used for correctness).
 from __future__ import annotations
 
 import bisect
+import gc
+import time
 from collections.abc import Callable
+from typing import Any
 
 Labels = tuple[tuple[str, str], ...]
 
@@ -79,6 +82,36 @@ class Metrics:
                 out.append(f"{name}_sum{_fmt(labels)} {hist.total!r}")
                 out.append(f"{name}_count{_fmt(labels)} {cumulative}")
         return "\n".join(out) + "\n"
+
+
+class GcPauses:
+    """The garbage collector's pauses by generation (`chatlens_gc_pause_seconds`): in a
+    Python server under load, a collection of the older generations stops every thread,
+    and is often what the slowest requests waited for. `start()` hooks into `gc.callbacks`
+    (process-wide), `stop()` unhooks."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._pauses = {
+            generation: metrics.histogram(
+                "chatlens_gc_pause_seconds", "Garbage collector pauses, by generation", generation=str(generation)
+            )
+            for generation in (0, 1, 2)
+        }
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        # A collection holds the GIL from start to stop: the pairs never interleave.
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self._pauses[info["generation"]].observe(time.perf_counter() - self._started)
+
+    def start(self) -> None:
+        gc.callbacks.append(self)
+
+    def stop(self) -> None:
+        if self in gc.callbacks:
+            gc.callbacks.remove(self)
 
 
 def _fmt(labels: Labels) -> str:

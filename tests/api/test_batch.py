@@ -1225,6 +1225,7 @@ def test_metrics_count_what_was_sent(server: Server) -> None:
     assert metric_value(text, "chatlens_http_request_duration_seconds_count", route="/v1/batch") == 2
     assert metric_value(text, "chatlens_http_request_duration_seconds_bucket", route="/v1/batch", le="+Inf") == 2
     assert "chatlens_http_request_duration_seconds_bucket{" in text
+    assert 'chatlens_gc_pause_seconds_count{generation="2"}' in text  # the collector's pauses (tests/test_metrics.py)
 
 
 def test_healthz(srv: Server) -> None:

@@ -40,7 +40,7 @@ from chatlens.engine.webhook import WebhookSender
 from chatlens.intents import DecisionReader
 from chatlens.ingest.dedupe import DedupeIndex
 from chatlens.ingest.pipeline import Ingestor
-from chatlens.metrics import Metrics
+from chatlens.metrics import GcPauses, Metrics
 from chatlens.model.session_results import DataKeys
 from chatlens.sites import SiteRegistry
 from chatlens.store.base import EventStore
@@ -136,11 +136,14 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
         services.dedupe.preload(keys[: settings.dedupe_capacity], complete=complete)
         _restore_engine(services)
         services.writer.start()
+        gc_pauses = GcPauses(services.metrics)
+        gc_pauses.start()
         if services.webhook is not None:
             services.webhook.start()
         try:
             yield
         finally:
+            gc_pauses.stop()
             if services.webhook is not None:
                 await services.webhook.stop()
             services.writer.stop()  # journals and loads whatever is still queued
