@@ -176,9 +176,9 @@ class Ingestor:
             if batch.stopped:
                 return batch
         for name in event_steps:  # validate runs first, over envelope["events"]
-            waits = getattr(self, name)(batch)
-            if waits is not None:  # a step that may wait (for the store) is a coroutine
-                await waits
+            running = getattr(self, name)(batch)
+            if running is not None:  # a step that may wait (for the store) is a coroutine
+                await running
             if not batch.events:
                 break
         if batch.waits:
