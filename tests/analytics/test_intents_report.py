@@ -79,10 +79,26 @@ def test_the_test_policy_is_translated_except_the_glob() -> None:
 
 def test_the_shipped_outcomes_are_all_sql() -> None:
     outcomes = load_skills(None).policy.outcomes
-    assert [_clauses(o.test) for o in outcomes] == [
+    assert [_clauses(o) for o in outcomes] == [
         [("action", "eq", "add")], [("name", "eq", "purchase")], [],
     ]
     assert OutcomeSQL(outcomes).python == []
+
+
+def test_outcome_conditions_are_read_as_the_compiled_test_compares_them() -> None:
+    outcomes = parse_skills(POLICY + """
+[[engagement.outcome]]
+type = "search_event"
+where = { query = { contains = "Buy" }, page = { url = { glob = "*/sale/*" } } }
+""").policy.outcomes
+    equal, ranged, listed, globbed = outcomes[0], outcomes[1], outcomes[2], outcomes[-1]
+    assert _clauses(equal) == [("action", "eq", "add")]
+    assert _clauses(ranged) == [("name", "eq", "purchase"), ("value", "gte", 10.0), ("value", "lt", 1000.0),
+                                ("coupon", "exists", False)]
+    assert _clauses(listed) == [("channel", "in", ("web", 7)), ("tier", "ne", "free"),
+                                ("note", "contains_any", ("vip", "gold"))]
+    assert _clauses(globbed) is None  # a glob (on a namespaced field): tested in Python
+    assert globbed.clauses == (("query", "contains", "Buy"), ("page.url", "glob", "*/sale/*"))
 
 
 @pytest.fixture(scope="module")

@@ -43,7 +43,7 @@ from typing import Any
 from chatlens.analytics.report import Column, Report, Table, headline, ratio, run
 from chatlens.analytics.scope import ReportQuery, Scope, type_in
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets
-from chatlens.engine.conditions import NOTHING, compile_field, compile_where
+from chatlens.engine.conditions import NOTHING, Ref
 from chatlens.engine.decisions import CONVERSATION_STARTS, Row
 from chatlens.engine.skills import Outcome, Policy, SkillSet, load_skills
 from chatlens.engine.uplift import Lift
@@ -82,69 +82,32 @@ def shipped() -> SkillSet:
 
 # -- outcome conditions -> SQL ----------------------------------------------------------
 #
-# A policy keeps each outcome's conditions compiled (engine/conditions.py). They are read
-# back here by recognizing the predicates the compiler makes: its functions' code objects,
-# taken from predicates compiled on the spot, and the values they close over. Anything not
-# recognized is tested in Python instead, so a change in the compiler costs speed, never
+# A policy keeps each outcome's conditions as (field, operator, value) triples beside the
+# compiled test (engine/skills.py `Outcome.clauses`). Those this module can say in SQL
+# are; anything else is tested in Python instead, so a new operator costs speed, never
 # correctness (tests/analytics/test_intents_report.py checks that the shipped outcomes
 # stay in SQL).
 
-
-def _cells(fn: Any) -> dict[str, Any]:
-    code = fn.__code__
-    return {name: cell.cell_contents for name, cell in zip(code.co_freevars, fn.__closure__ or ())}
-
-
-def _probe(where: Any) -> Any:
-    return compile_where(where, "probe", set(), {})[0]
-
-
-_TRUE = _probe(None).__code__
-_ALL = (_probe({"a": 1, "b": 2}).__code__, _probe({"a": 1, "b": 2, "c": 3}).__code__,
-        compile_field("a", {"gt": 1, "lt": 2}, "probe", set(), {}).__code__)
-_OPS = {_probe({"f": {op: value}}).__code__: op for op, value in (
-    ("eq", "x"), ("ne", "x"), ("in", ["x"]), ("not_in", ["x"]), ("exists", True), ("contains_any", ["x"]), ("gt", 1),
-)}
-_COMPARE = {_cells(_probe({"f": {op: 1}}))["compare"].__code__: op for op in ("gt", "gte", "lt", "lte")}
-_GETTER = _cells(_probe({"f": "x"}))["get"].__code__
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_SQL_OPERATORS = ("eq", "ne", "in", "not_in", "exists", "contains", "contains_any", "gt", "gte", "lt", "lte")
 
 
-def _clauses(test: Any) -> list[tuple[str, str, Any]] | None:
-    """The (field, operator, value) conditions of a compiled `where`, all of which must
-    hold; None when it holds one this module does not know."""
-    try:
-        code = test.__code__
-        if code is _TRUE:
-            return []
-        cells = _cells(test)
-        if code in _ALL:
-            out: list[tuple[str, str, Any]] = []
-            for check in cells["checks"] if "checks" in cells else (cells["first"], cells["second"]):
-                inner = _clauses(check)
-                if inner is None:
-                    return None
-                out += inner
-            return out
-        op = _OPS.get(code)
-        get = cells.get("get")
-        if op is None or get is None or get.__code__ is not _GETTER:
+def _clauses(outcome: Outcome) -> list[tuple[str, str, Any]] | None:
+    """The outcome's conditions as SQL reads them: values as the compiled test compares
+    them (`contains` as `contains_any`, words lower-cased; bounds as floats); None when one
+    compares with what a step captured (`$step.field`) or uses an operator SQL lacks."""
+    out: list[tuple[str, str, Any]] = []
+    for name, op, value in outcome.clauses:
+        if op not in _SQL_OPERATORS or isinstance(value, Ref):
             return None
-        name = _cells(get)["name"]
-        if op in ("eq", "ne"):
-            value = cells["value"]
-        elif op in ("in", "not_in"):
-            value = tuple(cells["choices"])
-        elif op == "exists":
-            value = cells["raw"]
-        elif op == "contains_any":
-            value = tuple(cells["lowered"])
-        else:
-            op = _COMPARE[cells["compare"].__code__]
-            value = cells["bound"]
-        return [(name, op, value)]
-    except (AttributeError, KeyError, TypeError, ValueError):
-        return None
+        if op in ("in", "not_in"):
+            value = tuple(value)
+        elif op in ("contains", "contains_any"):
+            op, value = "contains_any", tuple(w.lower() for w in ([value] if op == "contains" else value))
+        elif op in ("gt", "gte", "lt", "lte"):
+            value = float(value)
+        out.append((name, op, value))
+    return out
 
 
 def _is_number(value: Any) -> bool:
@@ -187,7 +150,7 @@ class OutcomeSQL:
         by_type: dict[str, list[str]] = {}
         for outcome in outcomes:
             types = sorted(outcome.types - {"offer", "decision"})
-            clauses = _clauses(outcome.test)
+            clauses = _clauses(outcome)
             conditions = None if clauses is None else self._outcome(types, clauses, a)
             if conditions is None:
                 self.python.append(outcome)

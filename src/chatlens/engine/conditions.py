@@ -217,14 +217,11 @@ def _getter(name: str) -> Callable[[Fields], Any]:
     return lambda f: f.get(name)
 
 
-def compile_where(
-    where: Any, at: str, refs: set[Ref], complements: Mapping[str, tuple[str, ...]], getter: Getter | None = None
-) -> tuple[Predicate, tuple[str, ...]]:
-    """A step's `where` table: every field's condition must hold. Namespace tables
-    (`page = { pageType = "blog" }`) are the same as quoted dotted keys (`"page.pageType"`).
-    Returns the predicate and the field names it reads."""
+def flatten_where(where: Any, at: str) -> dict[str, Any]:
+    """A step's `where` table as field name -> condition. Namespace tables
+    (`page = { pageType = "blog" }`) are the same as quoted dotted keys (`"page.pageType"`)."""
     if where is None:
-        return (lambda f, c: True), ()
+        return {}
     if not isinstance(where, dict):
         raise SkillError(f"{at}: must be a table of field = condition")
     flat: dict[str, Any] = {}
@@ -234,6 +231,28 @@ def compile_where(
                 flat[f"{key}.{inner}"] = inner_spec
         else:
             flat[key] = spec
+    return flat
+
+
+def clauses(flat: Mapping[str, Any]) -> tuple[tuple[str, str, Any], ...]:
+    """A checked `where` (flatten_where, compiled without error) as (field, operator,
+    value) triples, all of which must hold: what the predicate tests, for readers that
+    translate conditions (analytics/intents.py turns outcomes into SQL)."""
+    out = []
+    for name, spec in flat.items():
+        for op, raw in (spec if isinstance(spec, dict) else {"eq": spec}).items():
+            out.append((name, op, _value(raw, "", set()) if op != "complement_of" else raw))
+    return tuple(out)
+
+
+def compile_where(
+    where: Any, at: str, refs: set[Ref], complements: Mapping[str, tuple[str, ...]], getter: Getter | None = None
+) -> tuple[Predicate, tuple[str, ...]]:
+    """A step's `where` table: every field's condition must hold (see flatten_where).
+    Returns the predicate and the field names it reads."""
+    flat = flatten_where(where, at)
+    if not flat:
+        return (lambda f, c: True), ()
     checks = [compile_field(name, spec, f"{at}.{name}", refs, complements, getter) for name, spec in flat.items()]
     if len(checks) == 1:
         return checks[0], tuple(flat)

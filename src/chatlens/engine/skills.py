@@ -15,7 +15,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from chatlens.engine.conditions import Captured, Getter, Predicate, Ref, SkillError, compile_where
+from chatlens.engine.conditions import (
+    Captured, Getter, Predicate, Ref, SkillError, clauses, compile_where, flatten_where,
+)
 from chatlens.engine.signal import capturer, field_getter
 from chatlens.model.events import EVENT_TYPES, SERVER_ONLY_TYPES
 
@@ -79,6 +81,7 @@ class Skill:
 class Outcome:
     types: frozenset[str]
     test: Predicate
+    clauses: tuple[tuple[str, str, Any], ...] = ()  # what `test` tests: (field, operator, value), all hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +194,7 @@ def _policy(raw: Any) -> Policy:
     for i, spec in enumerate(raw.get("outcome", [])):
         where = f"engagement.outcome[{i}]"
         types, test, _ = _matcher(spec, where, {}, allow={"type", "where"}, getter=None)
-        outcomes.append(Outcome(types, test))
+        outcomes.append(Outcome(types, test, clauses(flatten_where(spec.get("where"), where))))
     return Policy(
         max_offers_per_session=cap,
         visitor_cooldown_us=duration_us(raw.get("visitor_cooldown", "24h"), "engagement.visitor_cooldown"),
