@@ -15,11 +15,15 @@ test: install-test
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+# The engine's modules are compiled with mypyc (setup.py): rebuilt whenever one changes,
+# since a compiled module shadows its source.
+COMPILED_SOURCES := $(wildcard src/chatlens/engine/*.py)
+
+$(VENV)/.installed: requirements.lock requirements-build.lock pyproject.toml setup.py $(COMPILED_SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
-	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock -r requirements-build.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 $(VENV)/.installed-test: requirements-test.lock clients/python/pyproject.toml $(VENV)/.installed
@@ -37,3 +41,4 @@ lock:
 	$(BIN)/python -m pip install -q uv
 	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra test --generate-hashes --python-version 3.11 -o requirements-test.lock
+	$(BIN)/uv pip compile requirements-build.in --generate-hashes --python-version 3.11 -o requirements-build.lock

@@ -27,6 +27,14 @@ BROWSER_UA = (
 )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # A compiled engine module shadows its source: never test an edit that is not in it.
+    from chatlens.engine._compiled import stale_builds
+
+    if stale := stale_builds():
+        pytest.exit(f"compiled modules older than their source, rebuild with `make install`: {', '.join(stale)}", 2)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

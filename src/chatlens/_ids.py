@@ -12,15 +12,16 @@ _last = [0, 0]  # (millis, rand_a) of the last id made for "now"
 # and on a busy server winning it back from the journal and loader threads cost the
 # event loop tens of microseconds per call (about 4 % of its time under load).
 _RANDOM_BLOCK = 4000  # bytes: 400 ids per read
-_random = [b"", 0]  # (block, offset of the next unused byte)
+_block = b""  # random bytes, read _RANDOM_BLOCK at a time
+_offset = 0  # the next unused byte of _block
 
 
 def _random_bytes(n: int) -> bytes:  # called holding _lock
-    block, offset = _random
-    if offset + n > len(block):
-        block, offset = os.urandom(_RANDOM_BLOCK), 0
-    _random[:] = [block, offset + n]
-    return block[offset : offset + n]
+    global _block, _offset
+    if _offset + n > len(_block):
+        _block, _offset = os.urandom(_RANDOM_BLOCK), 0
+    _offset += n
+    return _block[_offset - n : _offset]
 
 
 def uuid7(millis: int | None = None) -> str:

@@ -17,7 +17,6 @@ false (only `exists = false` holds for it), so `ne` never matches an absent valu
 from __future__ import annotations
 
 import fnmatch
-import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -194,10 +193,16 @@ def _operator(
     if not complements:
         raise SkillError(f"{at}: the skill needs a complements table ([skill.complements])")
 
-    @functools.lru_cache(maxsize=4096)
+    cache: dict[str, tuple[str, ...]] = {}
+
     def terms_for(described: str) -> tuple[str, ...]:
         """The search terms that go with an item described so (one per product, cached)."""
-        return tuple(term for key, terms in complements.items() if key in described for term in terms)
+        terms = cache.get(described)
+        if terms is None:
+            if len(cache) >= 4096:
+                cache.clear()  # a bound, not a policy: the catalog's hot items come back at once
+            terms = cache[described] = tuple(t for key, ts in complements.items() if key in described for t in ts)
+        return terms
 
     def complement(f: Fields, c: Captured) -> bool:
         text = _text(get(f))

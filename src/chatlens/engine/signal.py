@@ -84,8 +84,8 @@ def field_getter(types: Iterable[str]) -> Callable[[str], Callable[[Signal], Any
 
     def getter(name: str) -> Callable[[Signal], Any]:
         found = {c.get(name) for c in columns}
-        if len(found) == 1 and None not in found:
-            column = found.pop()
+        column = found.pop() if len(found) == 1 else None  # the same column in every type
+        if column is not None:
             return lambda s: s.columns.get(column)
         if name in CONTEXT:
             return attrgetter(f"session.{CONTEXT[name]}")
