@@ -48,6 +48,7 @@ from typing import Any
 
 import orjson
 
+from chatlens.engine._compiled import describe
 from chatlens.engine.engine import IntentEngine
 from chatlens.engine.skills import load_skills
 
@@ -373,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"command: {' '.join([sys.executable.split('/')[-1], *sys.argv])}")
     print(f"python {platform.python_version()} on {platform.machine()}, gc enabled, "
-          f"{len(load_skills().skills)} shipped skills")
+          f"{len(load_skills().skills)} shipped skills; engine {describe()}")
     busy = machine_busy_pct()
     print(f"machine busy before the benchmark: {busy:.0f}% of all cores"
           + ("  WARNING: something else is using the CPU; absolute figures will be high, read the ratios" if busy > 10 else ""))

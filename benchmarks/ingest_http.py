@@ -56,6 +56,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from chatlens.engine._compiled import describe
+
 HERE = Path(__file__).resolve().parent
 LUA_SCRIPT = HERE / "ingest_batch.lua"
 EVENTS_PER_REQUEST = 20  # must match EVENTS_PER_BATCH in ingest_batch.lua
@@ -484,7 +486,7 @@ def print_machine(args: argparse.Namespace) -> None:
     wrk_version = subprocess.run([args.wrk, "-v"], capture_output=True, text=True).stdout.splitlines()
     print(f"machine: {os.cpu_count()} CPUs ({model}); python {sys.version.split()[0]}; "
           f"{wrk_version[0] if wrk_version else 'wrk'}")
-    print(f"code: {code_version()}")
+    print(f"code: {code_version()}; intent engine: {describe()}")
     print(f"wrk: {args.threads} thread(s), {args.connections} connections, {args.duration:g} s per run "
           f"after {args.warmup:g} s warm-up per endpoint, {args.rounds} rounds (noop, batch alternating); "
           f"server: --rate-limit 0 --noop-endpoint\n")

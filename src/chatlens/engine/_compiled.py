@@ -34,3 +34,11 @@ def stale_builds(here: Path = Path(__file__).parent) -> list[str]:
             if built.exists() and built.stat().st_mtime < source.stat().st_mtime:
                 stale.append(str(built))
     return stale
+
+
+def describe() -> str:
+    """How this process runs the engine, for benchmark reports."""
+    compiled = [name for name, yes in loaded_compiled().items() if yes]
+    if len(compiled) == len(COMPILED_MODULES):
+        return "compiled (mypyc)"
+    return f"Python (compiled: {', '.join(compiled)})" if compiled else "Python (not compiled)"

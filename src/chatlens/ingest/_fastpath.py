@@ -74,7 +74,7 @@ def _plan(event_type: EventType) -> _Plan:
 
 
 def _tuple_getter(names: list[str]) -> Callable[[Any], tuple[Any, ...]]:
-    getter = attrgetter(*names)
+    getter: Callable[[Any], Any] = attrgetter(*names)  # one name: the value, not a tuple
     return getter if len(names) > 1 else (lambda obj: (getter(obj),))
 
 
