@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from conftest import chatlens, free_port, start_server
 
+from chatlens.engine._compiled import describe
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,6 +50,7 @@ def test_first_start_creates_a_default_site_and_prints_a_script_tag(tmp_path: Pa
     assert server.keys["public_key"].startswith("pk_")
     assert f'data-site="{server.keys["public_key"]}"' in text
     assert f'src="http://127.0.0.1:{server.port}/sdk.js"' in text
+    assert f"(database {db}; intent engine {describe()})" in text  # compiled or not: the server says
     # The second start finds the site and creates no other.
     again = start_server(db, keys=server.keys)
     again.stop()

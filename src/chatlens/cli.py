@@ -14,6 +14,7 @@ from pathlib import Path
 
 from chatlens import __version__
 from chatlens.config import ConfigError, Settings, read_config
+from chatlens.engine._compiled import describe, stale_builds
 from chatlens.engine.skills import SHIPPED, SkillError, load_skills
 from chatlens.sites import normalize_origin
 from chatlens.store.base import CreatedSite
@@ -278,7 +279,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for s in sites:
             print(f"Site {s.site_id}: public key {s.public_key}")
     print(f"Demo shop with proactive offers: {base}/demo")
-    print(f"Chatlens {__version__} on {base} (database {settings.db_path})", flush=True)
+    if stale := stale_builds():
+        print(f"chatlens: warning: the intent engine runs compiled modules older than their source "
+              f"(rebuild with `make install`): {', '.join(stale)}", file=sys.stderr)
+    print(f"Chatlens {__version__} on {base} (database {settings.db_path}; intent engine {describe()})", flush=True)
     config = uvicorn.Config(
         create_app(settings, store),
         loop="uvloop",
