@@ -2,10 +2,10 @@
 
 The engine runs on the event loop for every batch (docs/benchmarks.md); compiled from the
 same type-annotated source it takes about 40 % less CPU there. A compiled module shadows
-its .py: after editing one, rebuild (`make install`; the tests refuse a stale build). mypyc comes from
-requirements-build.lock (the Makefile installs it and builds without isolation).
-Without mypyc, or with CHATLENS_COMPILE=0, or when a module fails to compile (no C
-compiler), the same modules run as plain Python.
+its .py: after editing one, rebuild (`make install`; the tests refuse a stale build).
+mypyc comes from requirements-build.lock (the Makefile installs it and builds without
+isolation). Without mypyc, or with CHATLENS_COMPILE=0, or when a module fails to compile
+(no C compiler), the same modules run as plain Python.
 """
 
 from __future__ import annotations
