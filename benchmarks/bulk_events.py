@@ -66,7 +66,7 @@ from typing import Any
 import duckdb
 
 from chatlens.store.duckdb_store import DuckDBStore
-from chatlens.store.schema import COLUMN_NAMES
+from chatlens.store.schema import KEY_COLUMNS, STORED_COLUMN_NAMES
 
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
@@ -742,6 +742,8 @@ FROM @APP_TURNS@ WHERE rnd('tool', v, j + 200) < 0.2""")
 # client_ts = the event's time; sent_at = + the SDK's flush delay (< 1 s); received_at =
 # sent_at + latency; ts = the skew-corrected time = client_ts + latency. A decision is
 # stamped with its batch's received time (client_ts = ts = received_at) and sent_at.
+# The keys the store derives from the ids as it loads a segment (store/schema.py).
+_KEYS = ", ".join(f"{expr.format(a='')} AS {name}" for name, expr in KEY_COLUMNS)
 ROWS = """
 SELECT f.* EXCLUDE (v, off_us, via, event_id, trigger_id, c, lat, flush, e_visitor, e_session, e_device, e_language, e_ip),
   event_id::UUID AS event_id, '@SITE@' AS site_id,
@@ -896,7 +898,7 @@ def generate(
         if hi <= lo:
             continue
         where = f"f.v >= {lo} AND f.v < {hi} AND {keep_sql}"
-        text = "INSERT INTO events BY NAME " + sql(ROWS, **{**values, "UNION": union, "WHERE": where})
+        text = f"INSERT INTO events BY NAME SELECT *, {_KEYS} FROM (" + sql(ROWS, **{**values, "UNION": union, "WHERE": where}) + ")"
         t, c = time.monotonic(), _cpu()
         n = con.execute(sql(text, **values)).fetchone()[0]
         con.execute("CHECKPOINT")  # compress and write this chunk now: memory stays bounded
@@ -990,7 +992,7 @@ _PRESENCE_ONLY = {"site_id", "sent_at", "received_at", "ts", "ip_hash"}
 
 def _rows(con: duckdb.DuckDBPyConnection, where: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     cols = ", ".join(f"{n}::VARCHAR AS {n}" if n == "event_id" else f"epoch_us({n}) AS {n}"
-                     if n in ("client_ts", "sent_at", "received_at", "ts") else n for n in COLUMN_NAMES)
+                     if n in ("client_ts", "sent_at", "received_at", "ts") else n for n in STORED_COLUMN_NAMES)
     result = con.execute(f"SELECT {cols} FROM events WHERE {where}", params or [])
     names = [d[0] for d in result.description]
     return [dict(zip(names, r)) for r in result.fetchall()]
@@ -1080,7 +1082,7 @@ def check(seed: int, events: int = 300_000) -> int:
         problems += [name for name, value in list(facts.items())[2:] if value]
 
         # -- a sample: one visit per layout (type, present columns, property keys), whole
-        layout = ("type || '|' || concat_ws(',', " + ", ".join(f"CASE WHEN {n} IS NOT NULL THEN '{n}' END" for n in COLUMN_NAMES)
+        layout = ("type || '|' || concat_ws(',', " + ", ".join(f"CASE WHEN {n} IS NOT NULL THEN '{n}' END" for n in STORED_COLUMN_NAMES)
                   + ") || '|' || coalesce(array_to_string(list_sort(json_keys(properties)), ','), '')"
                   + " || coalesce('|' || array_to_string(list_sort(json_keys(properties->'metadata')), ','), '')")
         samples = con.execute(
@@ -1153,7 +1155,7 @@ def check(seed: int, events: int = 300_000) -> int:
                 problems.append(f"{row['type']} {row['event_id']}: not stored by the server")
                 continue
             compared += 1
-            for name in COLUMN_NAMES:
+            for name in STORED_COLUMN_NAMES:
                 a, b = row[name], got[name]
                 if name == "properties":
                     a, b = a and json.loads(a), b and json.loads(b)

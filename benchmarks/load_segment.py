@@ -26,7 +26,7 @@ import duckdb
 
 from chatlens.store.duckdb_store import _READ_SEGMENT_SQL, DuckDBStore
 from chatlens.store.rows import RowEncoder
-from chatlens.store.schema import COLUMN_NAMES
+from chatlens.store.schema import STORED_COLUMN_NAMES
 
 BASE_US = 1_795_262_400_000_000
 KINDS = ["page_view"] * 6 + ["dwell"] * 4 + ["product_status"] * 2 + [
@@ -67,7 +67,7 @@ def main() -> None:
     store = DuckDBStore(tmp / "store.duckdb")  # 2 threads, as the server
     DuckDBStore(tmp / "bare.duckdb").close()  # the same schema
     bare = duckdb.connect(str(tmp / "bare.duckdb"), config={"threads": 2})
-    bare_sql = f"INSERT INTO events ({', '.join(COLUMN_NAMES)}) {_READ_SEGMENT_SQL}"
+    bare_sql = f"INSERT INTO events ({', '.join(STORED_COLUMN_NAMES)}) {_READ_SEGMENT_SQL}"
     times: dict[str, list[float]] = {"bare INSERT from read_json (reference)": [], "load_segment with rollups": []}
     for n in range(1, args.segments + 1):
         path = tmp / f"segment-{n}"

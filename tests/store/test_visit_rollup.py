@@ -125,7 +125,15 @@ def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_pat
     assert any(r[2] is None for r in decisions) and any(r[2] is not None and r[3] != "[]" for r in decisions), \
         "some offers were answered with no decision, some decisions were answered"
     assert any(r[-1] != "[]" for r in conversations), "some conversations reported errors"
-    assert any(r[1].startswith("conversation:") for r in merged) and any(r[1].startswith("s-") for r in merged)
+    [(browser, alone)] = store._cursor().execute(
+        "SELECT count(*) FILTER (WHERE visit_key IN (SELECT md5_number_lower(session_id) FROM events)), "
+        "count(*) FILTER (WHERE visit_key IN (SELECT md5_number_lower('conversation:' || interaction_id) FROM events "
+        "WHERE session_id IS NULL)) FROM visit_rollup").fetchall()
+    assert browser > 0 and alone > 0 and browser + alone == len(merged), "visits of sessions and of conversations alone"
+    [(joined, total)] = store._cursor().execute(
+        "SELECT count(r.visit_key), count(*) FROM conversation_rollup c "
+        "LEFT JOIN visit_rollup r ON r.site_id = c.site_id AND r.visit_key = coalesce(c.session.v, c.alone_visit)").fetchall()
+    assert joined == total, "every conversation's visit is a visit of the visit rollup"
     store.close()
 
 
@@ -168,7 +176,38 @@ def test_a_file_without_the_rollup_gets_it_built_on_open(tmp_path: Path) -> None
     con.close()
 
     reopened = DuckDBStore(path)
-    assert reopened._cursor().execute("SELECT visit, landing_page_type.v FROM visit_rollup").fetchall() == [("s", "home")]
+    assert reopened._cursor().execute(
+        "SELECT visit_key = md5_number_lower('s'), landing_page_type.v FROM visit_rollup").fetchall() == [(True, "home")]
+    reopened.close()
+
+
+def test_a_file_from_before_the_keys_gets_them_derived_on_open(tmp_path: Path) -> None:
+    """Schema 1 had no visitor and visit keys: opening such a file derives them from the
+    stored ids (the visit of an event without a session: its conversation), then builds
+    the rollups on them."""
+    path = tmp_path / "db.duckdb"
+    store = DuckDBStore(path)
+    segment = tmp_path / "segment"
+    browser = RowEncoder({"site_id": "a", "visitor_id": "v", "session_id": "s", "received_at": BASE_US, "bot": False})
+    backend = RowEncoder({"site_id": "a", "visitor_id": "v", "received_at": BASE_US, "bot": False})
+    segment.write_bytes(browser.encode(str(uuid.uuid4()), "page_view", BASE_US, BASE_US, {"page_type": "home"}, None)
+                        + backend.encode(str(uuid.uuid4()), "message", BASE_US, BASE_US, {"interaction_id": "c1"}, None))
+    store.load_segment(segment, 1)
+    store.close()
+    con = duckdb.connect(str(path))
+    con.execute("ALTER TABLE events DROP COLUMN visitor_key")
+    con.execute("ALTER TABLE events DROP COLUMN visit_key")
+    con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    con.execute("DELETE FROM meta WHERE key = 'rollup_version'")
+    con.close()
+
+    reopened = DuckDBStore(path)
+    cur = reopened._cursor()
+    assert cur.execute(
+        "SELECT type, visitor_key = md5_number_lower('v'), visit_key = md5_number_lower(coalesce(session_id, 'conversation:c1')) "
+        "FROM events ORDER BY type").fetchall() == [("message", True, True), ("page_view", True, True)]
+    assert cur.execute("SELECT count(*) FROM visit_rollup").fetchall() == [(2,)]
+    assert cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall() == [("2",)]
     reopened.close()
 
 
@@ -177,7 +216,7 @@ def test_a_segment_a_rollup_cannot_take_is_stored_and_the_rollups_rebuilt_on_the
     events are stored alone, and the rollups, marked stale, are rebuilt when the store
     next opens (here with rollups that can take the rows)."""
     poison = Rollup(
-        "poison_rollup", (("site_id", "e.site_id"),), "true",
+        "poison_rollup", (("site_id", "VARCHAR", "e.site_id"),), "true",
         (("n", "BIGINT", "max(CASE WHEN e.url = 'https://poison.example/' THEN error('cannot take this row') END)::BIGINT",
           LATEST),),
     )

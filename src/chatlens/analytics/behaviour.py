@@ -6,7 +6,7 @@ out-of-stock interest, value seeking (filters), bundles (cart and searches), res
 
 Everything counts events in the report's scope (analytics/scope.py: the site, `ts` in the
 range, the visits that match the filters); a breakdown splits the headline metrics by
-segment, the tables are over the whole scope. A *visit* is the scope's VISIT; behaviour
+segment, the tables are over the whole scope. A *visit* is the scope's visit; behaviour
 events never carry a conversation id, so for them it is the session. Events an agent
 backend sent without a session belong to no visit: they count as events (page views,
 searches, ...), never in visits, comparisons or out-of-stock visits, and are left out when
@@ -69,10 +69,9 @@ from chatlens.store.schema import BEHAVIOUR_COUNTS, count_sql
 
 BEHAVIOUR_TYPES_SQL = type_in("e", (t.name for t in BEHAVIOUR_TYPES))
 COUNTED_TYPES_SQL = type_in("e", ("page_view", "search_event", "cart_action", "product_status"))
-# The visit of a behaviour event: the scope's VISIT, coalesce(session_id, 'conversation:'
-# || interaction_id), is the session for them (no behaviour type has a conversation id),
-# and the plain column is much cheaper to group, partition and join on.
-VISIT_SQL = "e.session_id"
+# The visit of a behaviour event: its visit key (store/schema.py), the key of its session
+# (no behaviour type has a conversation id; without a session, none).
+VISIT_SQL = "e.visit_key"
 # A search query as it is grouped.
 NORMALIZED_QUERY_SQL = "trim(lower(regexp_replace(e.query, '\\s+', ' ', 'g')))"
 
@@ -116,7 +115,8 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
     inside = ("r.behaviour_first >= make_timestamptz($since::BIGINT) "
               "AND r.behaviour_last < make_timestamptz($until::BIGINT)")
     ctes.append(
-        f"behaviour_visits AS MATERIALIZED (SELECT r.visit, r.visitor_id, {visit_segment} AS seg, {inside} AS inside, "
+        f"behaviour_visits AS MATERIALIZED (SELECT r.visit_key AS visit, r.visitor_key AS visitor, {visit_segment} AS seg, "
+        f"{inside} AS inside, "
         f"r.last_product_view FROM visit_rollup r {join}WHERE {overlaps})"
     )
     crossing = f"{VISIT_SQL} IN (SELECT visit FROM behaviour_visits WHERE NOT inside)"
@@ -145,9 +145,9 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
     # Distinct visits and visitors, per segment and in total (a visit's visitor: the
     # rollup's, the visitor of its events).
     parts["summary"] = (
-        f"SELECT {scope.segment('seg')}, count(*) AS visits, count(DISTINCT visitor_id) AS visitors FROM ("
-        "SELECT visit, visitor_id, seg FROM behaviour_visits WHERE inside UNION ALL "
-        "SELECT DISTINCT b.visit, b.visitor_id, b.seg FROM events e "
+        f"SELECT {scope.segment('seg')}, count(*) AS visits, count(DISTINCT visitor) AS visitors FROM ("
+        "SELECT visit, visitor, seg FROM behaviour_visits WHERE inside UNION ALL "
+        "SELECT DISTINCT b.visit, b.visitor, b.seg FROM events e "
         f"JOIN behaviour_visits b ON b.visit = {VISIT_SQL} AND NOT b.inside "
         f"WHERE {scope.in_range('e')} AND {BEHAVIOUR_TYPES_SQL}) {scope.group(expr='seg')}"
     )
@@ -169,7 +169,7 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
         "SELECT product_id, coalesce(views, 0) AS views, coalesce(adds, 0) AS adds, coalesce(removes, 0) AS removes, "
         "product_name FROM viewed FULL JOIN carted USING (product_id)) "
         "QUALIFY (view_rank <= $limit AND views > 0) OR (cart_rank <= $limit AND adds + removes > 0))",
-        "top_visitors AS (SELECT e.product_id, count(DISTINCT e.visitor_id) AS visitors "
+        "top_visitors AS (SELECT e.product_id, count(DISTINCT e.visitor_key) AS visitors "
         f"{source} AND e.type = 'page_view' AND e.product_id IN "
         "(SELECT product_id FROM ranked WHERE view_rank <= $limit AND views > 0) GROUP BY e.product_id)",
     ]

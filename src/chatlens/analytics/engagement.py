@@ -45,7 +45,7 @@ def engagement_report(store: EventStore, query: ReportQuery) -> Report:
     join, condition, segment = scope.on_visit_rollup()
     used_in_range = "r.used_at < make_timestamptz($until::BIGINT)"
     per_visit = (
-        f"per_visit AS MATERIALIZED (SELECT r.visit, {segment} AS seg, r.loaded_at, r.loaded_on, "
+        f"per_visit AS MATERIALIZED (SELECT r.visit_key AS visit, {segment} AS seg, r.loaded_at, r.loaded_on, "
         f"CASE WHEN {used_in_range} THEN r.used_at END AS used_at, CASE WHEN {used_in_range} THEN r.used_on END AS used_on "
         f"FROM visit_rollup r {join}WHERE r.site_id = $site AND {scope.during('r.loaded_at')}{condition})"
     )
@@ -65,9 +65,9 @@ def engagement_report(store: EventStore, query: ReportQuery) -> Report:
         "UNION ALL BY NAME "
         "(SELECT 'content' AS part, w.page, min(w.page_type).v AS page_type, count(*) AS a, "
         "count(*) FILTER (WHERE p.used_at >= w.first_view) AS b "
-        f"FROM visit_page_rollup w {scope.join_visit('w.visit', segmented=False)}"
+        f"FROM visit_page_rollup w {scope.join_visit('w.visit_key', segmented=False)}"
         # (only the engaged visits are joined: a few percent of them)
-        "LEFT JOIN (SELECT visit, used_at FROM per_visit WHERE used_at IS NOT NULL) p ON p.visit = w.visit "
+        "LEFT JOIN (SELECT visit, used_at FROM per_visit WHERE used_at IS NOT NULL) p ON p.visit = w.visit_key "
         f"WHERE w.site_id = $site AND {scope.during('w.first_view')} "
         "GROUP BY w.page ORDER BY b DESC, a DESC, w.page LIMIT $limit) "
         "UNION ALL BY NAME "

@@ -220,10 +220,10 @@ class OutcomeSQL:
 # -- the decisions, in SQL ---------------------------------------------------------------
 
 
-DECISION_SESSION = "r.decision.session_id"
-# The sessions of the range's decisions: the only visits whose segments intents looks up.
-DECIDED_SESSIONS = (
-    f"SELECT {DECISION_SESSION} FROM decision_rollup r WHERE r.site_id = $site AND {Scope.during('r.decision.t')}"
+DECISION_VISIT = "r.decision.visit_key"
+# The visits of the range's decisions: the only visits whose segments intents looks up.
+DECIDED_VISITS = (
+    f"SELECT {DECISION_VISIT} FROM decision_rollup r WHERE r.site_id = $site AND {Scope.during('r.decision.t')}"
 )
 
 
@@ -240,9 +240,9 @@ def _ctes(scope: Scope, outcomes: OutcomeSQL, python_converted: bool) -> list[st
         # (the engine decides on browser batches, which have one).
         f"dec AS MATERIALIZED (SELECT r.offer_id, r.decision.skill AS skill, r.decision.status AS decision, "
         "CASE WHEN r.decision.status = 'blocked' THEN coalesce(nullif(r.decision.reason, ''), 'unknown') END AS reason, "
-        "r.decision.t AS decided_at, r.decision.visitor_id AS visitor_id, r.decision.session_id AS session_id, "
-        f"{scope.segment_column()} AS seg FROM decision_rollup r {scope.join('r', visit=DECISION_SESSION)} "
-        f"WHERE {scope.where('r', visit=DECISION_SESSION, ts='decision.t')})",
+        "r.decision.t AS decided_at, r.decision.visitor_key AS visitor, r.decision.visit_key AS visit, "
+        f"{scope.segment_column()} AS seg FROM decision_rollup r {scope.join('r', visit=DECISION_VISIT)} "
+        f"WHERE {scope.where('r', visit=DECISION_VISIT, ts='decision.t')})",
         # The page's answers to the offers made, kept with each decision (from visitors
         # with a decision, up to the window after the range, as the fold reads them),
         # with the first acceptance. (An answer nearly always comes from the decision's
@@ -251,23 +251,23 @@ def _ctes(scope: Scope, outcomes: OutcomeSQL, python_converted: bool) -> list[st
         "bool_or(a.status = 'accepted') AS accepted, bool_or(a.status = 'dismissed') AS dismissed, "
         "bool_or(a.status = 'opted_out') AS opted_out, min(a.t) FILTER (WHERE a.status = 'accepted') AS accepted_at, "
         "arg_min(a.id, (a.t, a.id)) FILTER (WHERE a.status = 'accepted') AS accepted_id "
-        "FROM (SELECT offer_id, decision.visitor_id AS decided_by, unnest(answers) AS a FROM decision_rollup "
+        "FROM (SELECT offer_id, decision.visitor_key AS decided_by, unnest(answers) AS a FROM decision_rollup "
         "WHERE site_id = $site AND offer_id IN (SELECT offer_id FROM dec WHERE decision = 'offered')) "
         "WHERE a.t >= make_timestamptz($since::BIGINT) AND a.t < make_timestamptz($until::BIGINT + $window::BIGINT + 1) "
-        "AND (a.visitor_id = decided_by OR a.visitor_id IN (SELECT visitor_id FROM dec)) GROUP BY offer_id)",
+        "AND (a.visitor_key = decided_by OR a.visitor_key IN (SELECT visitor FROM dec)) GROUP BY offer_id)",
         # Chat starts and outcomes of the visitors who had a decision.
         # (Not filtered on is_start OR is_outcome: the conditions are then only evaluated
         # on the rows of those visitors, not on every row of the types.)
-        f"later AS MATERIALIZED (SELECT l.visitor_id, l.session_id, l.ts, l.event_id, "
+        f"later AS MATERIALIZED (SELECT l.visitor_key AS visitor, l.visit_key AS visit, l.ts, l.event_id, "
         f"{type_in('l', CONVERSATION_STARTS)} AS is_start, {outcomes.sql} AS is_outcome FROM events l "
-        f"WHERE {span.format(a='l')} AND {type_in('l', later_types)} AND l.visitor_id IN (SELECT visitor_id FROM dec))",
+        f"WHERE {span.format(a='l')} AND {type_in('l', later_types)} AND l.visitor_key IN (SELECT visitor FROM dec))",
         "answered AS MATERIALIZED (SELECT d.*, a.* EXCLUDE (offer_id) FROM dec d LEFT JOIN answers a USING (offer_id))",
         # A chat start in the decision's session after the first acceptance, within the window.
-        "talked AS (SELECT DISTINCT d.offer_id FROM answered d JOIN later s ON s.visitor_id = d.visitor_id "
-        "AND s.session_id IS NOT DISTINCT FROM d.session_id WHERE s.is_start AND d.accepted_at IS NOT NULL "
+        "talked AS (SELECT DISTINCT d.offer_id FROM answered d JOIN later s ON s.visitor = d.visitor "
+        "AND s.visit IS NOT DISTINCT FROM d.visit WHERE s.is_start AND d.accepted_at IS NOT NULL "
         f"AND s.ts >= d.decided_at AND s.ts <= d.decided_at + {window} "
         "AND (s.ts > d.accepted_at OR (s.ts = d.accepted_at AND s.event_id > d.accepted_id)))",
-        "reached AS (SELECT DISTINCT d.offer_id FROM dec d JOIN later c ON c.visitor_id = d.visitor_id "
+        "reached AS (SELECT DISTINCT d.offer_id FROM dec d JOIN later c ON c.visitor = d.visitor "
         f"WHERE c.is_outcome AND d.decision <> 'blocked' AND c.ts >= d.decided_at AND c.ts <= d.decided_at + {window})",
         "story AS MATERIALIZED (SELECT d.* EXCLUDE (shown, accepted, dismissed, opted_out), "
         "coalesce(d.shown, false) AS shown, coalesce(d.accepted, false) AS accepted, "
@@ -280,7 +280,7 @@ def _ctes(scope: Scope, outcomes: OutcomeSQL, python_converted: bool) -> list[st
         # The lift: each visitor's first offered or held-out decision of the skill.
         "firsts AS (SELECT skill, first.decision, first.converted FROM (SELECT skill, "
         "arg_min({'decision': decision, 'converted': converted}, (decided_at, offer_id)) AS first "
-        "FROM story WHERE decision <> 'blocked' GROUP BY skill, visitor_id))",
+        "FROM story WHERE decision <> 'blocked' GROUP BY skill, visitor))",
         "lifts AS (SELECT skill, count(*) FILTER (WHERE decision = 'offered') AS offered_visitors, "
         "count(*) FILTER (WHERE decision = 'offered' AND converted) AS offered_converted, "
         "count(*) FILTER (WHERE decision <> 'offered') AS held_out_visitors, "
@@ -294,8 +294,8 @@ def _python_converted(store: EventStore, scope: Scope, outcomes: OutcomeSQL, par
     columns = ", ".join(f"c.{name}" for name in _DATA_COLUMNS)
     rows = run(
         store,
-        f"{scope.with_(*_ctes(scope, outcomes, False)[:1], among=DECIDED_SESSIONS)} SELECT d.offer_id AS story_offer_id, c.event_id::VARCHAR AS event_id, {columns} "
-        "FROM dec d JOIN events c ON c.visitor_id = d.visitor_id AND c.ts >= d.decided_at AND c.ts <= d.decided_at + to_microseconds($window::BIGINT) "
+        f"{scope.with_(*_ctes(scope, outcomes, False)[:1], among=DECIDED_VISITS)} SELECT d.offer_id AS story_offer_id, c.event_id::VARCHAR AS event_id, {columns} "
+        "FROM dec d JOIN events c ON c.visitor_key = d.visitor AND c.ts >= d.decided_at AND c.ts <= d.decided_at + to_microseconds($window::BIGINT) "
         f"WHERE d.decision <> 'blocked' AND c.site_id = $site AND {type_in('c', outcomes.python_types)} "
         "AND c.ts >= make_timestamptz($since::BIGINT) AND c.ts < make_timestamptz($until::BIGINT + $window::BIGINT + 1)",
         scope,
@@ -340,7 +340,7 @@ def skill_numbers(
         params["python_converted"] = extra
     rows = run(
         store,
-        f"{scope.with_(*_ctes(scope, outcomes, bool(outcomes.python)), among=DECIDED_SESSIONS)} "
+        f"{scope.with_(*_ctes(scope, outcomes, bool(outcomes.python)), among=DECIDED_VISITS)} "
         "SELECT g.*, l.* EXCLUDE (skill) FROM (SELECT skill, reason, bucket, seg, "
         "GROUPING(skill, reason, bucket, seg) AS grouping_id, "
         "count(*) AS qualified, count(*) FILTER (WHERE decision = 'blocked') AS blocked, "

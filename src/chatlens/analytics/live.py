@@ -28,7 +28,7 @@ import datetime as dt
 from chatlens.analytics.report import Column, Report, Table, headline, run
 from chatlens.analytics.scope import ReportQuery, Scope, sql_list
 from chatlens.store.base import EventStore
-from chatlens.store.schema import PAGE, VISIT
+from chatlens.store.schema import PAGE
 
 MINUTE_US = 60_000_000
 NOW_WINDOW_US = 5 * MINUTE_US  # "on the site now"
@@ -75,7 +75,7 @@ def live_report(store: EventStore, query: ReportQuery) -> Report:
     )
     # The browser's events of the last 30 minutes (a /v1/batch row always has a device).
     recent = (
-        f"recent AS MATERIALIZED (SELECT e.visitor_id, {VISIT.format(a='e.')} AS visit, e.type, e.ts, "
+        "recent AS MATERIALIZED (SELECT e.visitor_key AS visitor, e.visit_key AS visit, e.type, e.ts, "
         f"CASE WHEN e.type = 'page_view' THEN {PAGE.format(a='e.')} END AS page, {scope.segment_column()} AS seg "
         f"FROM events e {scope.join('e')} WHERE {scope.where('e')} AND e.device IS NOT NULL "
         "AND e.ts >= make_timestamptz($recent::BIGINT))"
@@ -85,22 +85,22 @@ def live_report(store: EventStore, query: ReportQuery) -> Report:
         f"{scope.with_(conv, recent)} "
         # now: visitors, visits, page views
         f"SELECT 'now' AS part, {scope.segment('seg')}, NULL::BIGINT AS minute, NULL::VARCHAR AS page, "
-        "count(DISTINCT visitor_id) AS a, count(DISTINCT visit) AS b, count(*) FILTER (WHERE type = 'page_view') AS c "
+        "count(DISTINCT visitor) AS a, count(DISTINCT visit) AS b, count(*) FILTER (WHERE type = 'page_view') AS c "
         f"FROM recent WHERE ts >= make_timestamptz($five::BIGINT) {scope.group(expr='seg')} "
         # open conversations, and those waiting for an agent
         f"UNION ALL SELECT 'open', {scope.segment('seg')}, NULL, NULL, count(*), count(*) FILTER (WHERE NOT connected), 0 "
         f"FROM conv WHERE started AND NOT ended AND last_at >= make_timestamptz($recent::BIGINT) {scope.group(expr='seg')} "
         # per minute: visitors, visits, page views; conversations started
-        "UNION ALL SELECT 'minute', NULL, NULL, epoch_us(date_trunc('minute', ts)) AS m, NULL, count(DISTINCT visitor_id), "
+        "UNION ALL SELECT 'minute', NULL, NULL, epoch_us(date_trunc('minute', ts)) AS m, NULL, count(DISTINCT visitor), "
         "count(DISTINCT visit), count(*) FILTER (WHERE type = 'page_view') FROM recent "
         "WHERE ts >= make_timestamptz($first_minute::BIGINT) GROUP BY m "
         "UNION ALL SELECT 'started', NULL, NULL, epoch_us(date_trunc('minute', started_at)) AS m, NULL, count(*), 0, 0 "
         "FROM conv WHERE started_at >= make_timestamptz($first_minute::BIGINT) GROUP BY m "
         # current pages: each visitor's latest page view, for the visitors here now
         "UNION ALL SELECT 'page', NULL, NULL, NULL, * FROM (SELECT page, count(*) AS n, 0, 0 FROM ("
-        "SELECT visitor_id, arg_max(page, ts) FILTER (WHERE type = 'page_view') AS page FROM recent "
-        "WHERE visitor_id IN (SELECT visitor_id FROM recent WHERE ts >= make_timestamptz($five::BIGINT)) "
-        "GROUP BY visitor_id) WHERE page IS NOT NULL GROUP BY page ORDER BY n DESC, page LIMIT $limit)",
+        "SELECT visitor, arg_max(page, ts) FILTER (WHERE type = 'page_view') AS page FROM recent "
+        "WHERE visitor IN (SELECT visitor FROM recent WHERE ts >= make_timestamptz($five::BIGINT)) "
+        "GROUP BY visitor) WHERE page IS NOT NULL GROUP BY page ORDER BY n DESC, page LIMIT $limit)",
         scope,
         **params,
     )

@@ -28,7 +28,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatlens.store.schema import VISIT
 
 DAY_US = 86_400_000_000
 HOUR_US = 3_600_000_000
@@ -219,7 +218,7 @@ class Scope:
             self.params["f_url"] = f.url
             target = "regexp_replace(url, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*', '')" if f.url.startswith("/") else "url"
             self._filters.append(
-                f"r.visit IN (SELECT {VISIT.format(a='')} FROM events WHERE {self.in_range()} "
+                f"r.visit_key IN (SELECT visit_key FROM events WHERE {self.in_range()} "
                 f"AND type = 'page_view' AND {target} GLOB $f_url)"
             )
         for i, (name, value) in enumerate(f.traits):
@@ -254,7 +253,7 @@ class Scope:
         breakdown need it (`v.segment` then available, see `segment_column`).
         `segmented=False`: the rows are not split by segment, only filters need it."""
         needed = self.needs_visits if segmented else bool(self._filters)
-        return f"JOIN visits v ON v.visit = {visit} " if needed else ""
+        return f"JOIN visits v ON v.visit_key = {visit} " if needed else ""
 
     def on_visit_rollup(self) -> tuple[str, str, str]:
         """For a query over `visit_rollup r` itself: (join, condition, segment), to use as
@@ -262,7 +261,7 @@ class Scope:
         filters and the breakdown are read off the row (no join to `visits`, which is
         made of the same rows) unless they need the visitor's traits."""
         if self._traits:
-            return self.join_visit("r.visit"), "", self.segment_column()
+            return self.join_visit("r.visit_key"), "", self.segment_column()
         condition = "".join(f" AND {f}" for f in self._filters)
         return "", condition, self._segment if self.segmented else "NULL::VARCHAR"
 
@@ -277,34 +276,35 @@ class Scope:
             traits_join = ""
             if self._traits:
                 traits_join = (
-                    " LEFT JOIN (SELECT visitor_id, arg_max((properties->'traits'), ts) AS traits FROM events "
-                    "WHERE site_id = $site AND type = 'identify' AND (properties->'traits') IS NOT NULL GROUP BY visitor_id) t "
-                    "USING (visitor_id)"
+                    " LEFT JOIN (SELECT visitor_key, arg_max((properties->'traits'), ts) AS traits FROM events "
+                    "WHERE site_id = $site AND type = 'identify' AND (properties->'traits') IS NOT NULL GROUP BY visitor_key) t "
+                    "USING (visitor_key)"
                 )
             where = " AND ".join(
                 ["r.site_id = $site", "r.first_ts < make_timestamptz($until::BIGINT)",
                  "r.last_ts >= make_timestamptz($since::BIGINT)", *self._filters,
-                 *([f"r.visit IN ({among})"] if among else [])]
+                 *([f"r.visit_key IN ({among})"] if among else [])]
             )
-            ctes.insert(0, f"visits AS MATERIALIZED (SELECT r.visit, {segment} AS segment FROM visit_rollup r{traits_join} WHERE {where})")
+            ctes.insert(
+                0, f"visits AS MATERIALIZED (SELECT r.visit_key, {segment} AS segment FROM visit_rollup r{traits_join} WHERE {where})"
+            )
         return ("WITH " + ", ".join(ctes)) if ctes else ""
 
     def where(self, alias: str = "e", *, joined: bool = True, visit: str | None = None, ts: str = "ts") -> str:
         """The events of `alias` in the range and, with filters, of matching visits.
         With a breakdown the filters are left to `join()`; `joined=False` says the query
-        does not join, so the filters are applied here anyway. `visit`: the events'
-        visit, when simpler than the general VISIT (say, events that always have a
-        session); `ts`: the rows' time, when not the column `ts` (a rollup's)."""
+        does not join, so the filters are applied here anyway. `visit`: the rows'
+        visit key, when not the column `visit_key` (a rollup's field, say); `ts`: the rows' time, when not the column `ts` (a rollup's)."""
         sql = self.in_range(alias, ts)
         if self._filters and not (self.segmented and joined):
-            sql += f" AND {visit or VISIT.format(a=alias + '.')} IN (SELECT visit FROM visits)"
+            sql += f" AND {visit or alias + '.visit_key'} IN (SELECT visit_key FROM visits)"
         return sql
 
     def join(self, alias: str = "e", *, visit: str | None = None) -> str:
         """With a breakdown: `JOIN visits v` (filters applied, `v.segment` available)."""
         if not self.segmented:
             return ""
-        return f"JOIN visits v ON v.visit = {visit or VISIT.format(a=alias + '.')}"
+        return f"JOIN visits v ON v.visit_key = {visit or alias + '.visit_key'}"
 
     def segment_column(self) -> str:
         """The breakdown value of a row of `events e` joined by `join()` (NULL without one)."""

@@ -102,6 +102,12 @@ and `ts`, the skew-corrected time: `received_at - (sent_at - client_ts)`, never 
 between creating and sending the event is measured on the client's own clock, so a wrong
 client clock does not move events in time.
 
+Two keys are derived from the ids as the event is stored: `visitor_key`, a 64-bit hash
+(the lower half of the MD5) of `visitor_id`, and `visit_key`, of its visit: `session_id`,
+or `conversation:` and `interaction_id` for an event an agent backend sent without a
+session. Reports group and join on them (integers are much cheaper than strings); they
+are not returned by `GET /v1/events` nor exported.
+
 The hot fields have typed columns, named after the field in snake_case: `url`,
 `page_type`, `product_id`, `duration_seconds`, `status`, `category`, `filter_type`,
 `filter_value`, `action`, `query`, `name`, `customer_id`, `sender`; `interaction_id` holds

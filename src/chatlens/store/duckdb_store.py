@@ -30,13 +30,13 @@ from chatlens.store.base import (
     Site,
     hash_secret,
 )
-from chatlens.store.schema import COLUMN_NAMES, EVENT_COLUMNS, ROLLUPS, Rollup
+from chatlens.store.schema import EVENT_COLUMNS, KEY_COLUMNS, ROLLUPS, STORED_COLUMN_NAMES, Rollup
 
 log = logging.getLogger("chatlens.store")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the visitor and visit keys (store/schema.py KEY_COLUMNS)
 # Bumped when the rollup's definition changes: the table is then rebuilt from `events`.
-ROLLUP_VERSION = "9"
+ROLLUP_VERSION = "10"
 
 # Journal lines carry timestamps as UTC microseconds and UUIDs and JSON as text.
 _LINE_TYPES = {"TIMESTAMPTZ": "BIGINT", "UUID": "VARCHAR"}
@@ -44,7 +44,8 @@ _READ_SEGMENT_SQL = "SELECT {exprs} FROM read_json(?, format = 'newline_delimite
     exprs=", ".join(
         (f"make_timestamptz({n})" if t == "TIMESTAMPTZ" else f"{n}::UUID" if t == "UUID" else n) + f" AS {n}"
         for n, t in EVENT_COLUMNS
-    ),
+    )
+    + "".join(f", {expr.format(a='')} AS {name}" for name, expr in KEY_COLUMNS),
     types=", ".join(f"'{n}': '{_LINE_TYPES.get(t, t)}'" for n, t in EVENT_COLUMNS),
 )
 _LIFECYCLE = [t.name for t in LIFECYCLE_TYPES]
@@ -98,10 +99,17 @@ class DuckDBStore:
                 f"{self.path} was written by a newer Chatlens (schema {version}, "
                 f"this one knows {SCHEMA_VERSION}); upgrade Chatlens"
             )
-        columns = ",\n  ".join(f"{name} {sql}" for name, sql in EVENT_COLUMNS)
+        stored = [*EVENT_COLUMNS, *((name, "UBIGINT") for name, _ in KEY_COLUMNS)]
+        columns = ",\n  ".join(f"{name} {sql}" for name, sql in stored)
         con.execute(f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)")
-        for name, sql in EVENT_COLUMNS:  # columns added by later versions of the model
+        for name, sql in stored:  # columns added by later versions of the model
             con.execute(f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {name} {sql}")
+        if version < 2:  # a file from before the keys: derive them (about 5 s per 10M events)
+            events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+            if events:
+                log.info("deriving the visitor and visit keys of %s stored events (once) ...", f"{events:,}")
+            keys = ", ".join(f"{name} = {expr.format(a='')}" for name, expr in KEY_COLUMNS)
+            con.execute(f"UPDATE events SET {keys}")
         con.execute(
             """CREATE TABLE IF NOT EXISTS sites (
               site_id VARCHAR PRIMARY KEY,
@@ -167,7 +175,9 @@ class DuckDBStore:
             inserted = 0
             if path.stat().st_size:
                 cur.execute(f"CREATE OR REPLACE TEMPORARY TABLE segment_rows AS {_READ_SEGMENT_SQL}", [str(path)])
-                inserted = cur.execute(f"INSERT INTO events ({', '.join(COLUMN_NAMES)}) SELECT * FROM segment_rows").fetchone()[0]
+                inserted = cur.execute(
+                    f"INSERT INTO events ({', '.join(STORED_COLUMN_NAMES)}) SELECT * FROM segment_rows"
+                ).fetchone()[0]
                 for rollup in self._rollups if merge else ():
                     cur.execute(rollup.merge("segment_rows"))
                 cur.execute("DROP TABLE segment_rows")

@@ -49,6 +49,29 @@ EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("properties", "JSON"),
 )
 COLUMN_NAMES: tuple[str, ...] = tuple(name for name, _ in EVENT_COLUMNS)
+
+# A visit: the session, or the conversation when an agent backend sent it without one.
+# (CASE rather than coalesce: the fallback string is then only built where it is needed.)
+VISIT = "CASE WHEN {a}session_id IS NOT NULL THEN {a}session_id ELSE 'conversation:' || {a}interaction_id END"
+
+
+def key_sql(text: str) -> str:
+    """SQL: the 64-bit key of an id (the lower half of its MD5)."""
+    return f"md5_number_lower({text})"
+
+
+# Keys the store derives from an event's ids as it loads it (not in the journal, not in
+# exports): reports group and join visitors and visits on these. DuckDB groups and joins
+# 8-byte integers much faster than 36-character strings: the behaviour and intents
+# reports took 0.7-0.8 of the time on the 10M-event benchmark file (docs/benchmarks.md).
+# Two different ids share a key with a probability of about n^2 / 2^65 for n ids (3e-6 for
+# ten million visitors), and then only count as one; MD5 is used for its stability across
+# DuckDB versions, not for secrecy.
+KEY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("visitor_key", key_sql("{a}visitor_id")),
+    ("visit_key", key_sql(VISIT)),
+)
+STORED_COLUMN_NAMES: tuple[str, ...] = (*COLUMN_NAMES, *(name for name, _ in KEY_COLUMNS))
 COLUMN_INDEX: dict[str, int] = {name: i for i, name in enumerate(COLUMN_NAMES)}
 TIMESTAMP_COLUMNS = frozenset(n for n, t in EVENT_COLUMNS if t == "TIMESTAMPTZ")
 
@@ -84,9 +107,6 @@ def event_data(row: dict[str, Any]) -> dict[str, Any]:
 # aggregate that two partial rows merge into exactly (earliest, latest, sum, or, union,
 # concatenation), so segments may arrive in any order.
 
-# A visit: the session, or the conversation when an agent backend sent it without one.
-# (CASE rather than coalesce: the fallback string is then only built where it is needed.)
-VISIT = "CASE WHEN {a}session_id IS NOT NULL THEN {a}session_id ELSE 'conversation:' || {a}interaction_id END"
 # The page a URL stands for (engagement's content): without its query string and fragment.
 PAGE = "split_part(split_part({a}url, '#', 1), '?', 1)"
 
@@ -145,19 +165,19 @@ class Rollup:
     on every merge, so they are exact in any order too."""
 
     table: str
-    key: tuple[tuple[str, str], ...]  # (name, expression over `e`)
+    key: tuple[tuple[str, str, str], ...]  # (name, SQL type, expression over `e`)
     where: str  # which events count
     columns: tuple[tuple[str, str, str, str], ...]
     derived: tuple[tuple[str, str, str], ...] = ()
 
     def ddl(self) -> str:
-        keys = ", ".join(f"{name} VARCHAR NOT NULL" for name, _ in self.key)
+        keys = ", ".join(f"{name} {sql} NOT NULL" for name, sql, _ in self.key)
         columns = ", ".join(f"{name} {sql}" for name, sql, *_ in (*self.columns, *self.derived))
-        return f"CREATE TABLE {self.table} ({keys}, {columns}, PRIMARY KEY ({', '.join(n for n, _ in self.key)}))"
+        return f"CREATE TABLE {self.table} ({keys}, {columns}, PRIMARY KEY ({', '.join(n for n, *_ in self.key)}))"
 
     def select(self, source: str) -> str:
         """One partial row per key of the events in the table `source`."""
-        keys = ", ".join(f"{expr} AS {name}" for name, expr in self.key)
+        keys = ", ".join(f"{expr} AS {name}" for name, _, expr in self.key)
         aggregates = ", ".join(f"{agg} AS {name}" for name, _, agg, _ in self.columns)
         grouped = f"SELECT {keys}, {aggregates} FROM {source} e WHERE {self.where} GROUP BY ALL"
         if not self.derived:
@@ -171,7 +191,7 @@ class Rollup:
         merged = {name: merge.format(c=name) for name, _, _, merge in self.columns}
         return (
             f"INSERT INTO {self.table} BY NAME {self.select(source)} "
-            f"ON CONFLICT ({', '.join(n for n, _ in self.key)}) DO UPDATE SET "
+            f"ON CONFLICT ({', '.join(n for n, *_ in self.key)}) DO UPDATE SET "
             + ", ".join(
                 [f"{name} = {expr}" for name, expr in merged.items()]
                 + [f"{name} = {expr.format(**merged)}" for name, _, expr in self.derived]
@@ -219,10 +239,10 @@ _PAIRS = (
 
 VISIT_ROLLUP = Rollup(
     "visit_rollup",
-    (("site_id", "e.site_id"), ("visit", VISIT.format(a="e."))),
+    (("site_id", "VARCHAR", "e.site_id"), ("visit_key", "UBIGINT", "e.visit_key")),
     "e.session_id IS NOT NULL OR e.interaction_id IS NOT NULL",
     (
-        ("visitor_id", "VARCHAR", "any_value(e.visitor_id)", "coalesce({c}, EXCLUDED.{c})"),
+        ("visitor_key", "UBIGINT", "any_value(e.visitor_key)", "coalesce({c}, EXCLUDED.{c})"),
         ("first_ts", "TIMESTAMPTZ", "min(e.ts)", EARLIEST),
         ("last_ts", "TIMESTAMPTZ", "max(e.ts)", LATEST),
         # the browser's device and language (a visit with a device is a browser visit)
@@ -282,10 +302,14 @@ def _earliest(column: str, *types: str) -> str:
 
 CONVERSATION_ROLLUP = Rollup(
     "conversation_rollup",
-    (("site_id", "e.site_id"), ("interaction_id", "e.interaction_id")),
+    (("site_id", "VARCHAR", "e.site_id"), ("interaction_id", "VARCHAR", "e.interaction_id")),
     f"e.interaction_id IS NOT NULL AND e.type IN {CHAT_TYPES_SQL}",
     (
-        ("session", _FIRST, _first("e.session_id", "e.session_id IS NOT NULL"), EARLIEST),
+        # its visit (CONVERSATION_VISIT): the session of its first browser event, else
+        # the conversation itself (the visit key of its events without a session)
+        ("session", "STRUCT(t TIMESTAMPTZ, v UBIGINT)", "min({'t': e.ts, 'v': e.visit_key}) FILTER (WHERE e.session_id IS NOT NULL)",
+         EARLIEST),
+        ("alone_visit", "UBIGINT", "any_value(e.visit_key) FILTER (WHERE e.session_id IS NULL)", "coalesce({c}, EXCLUDED.{c})"),
         ("first_ts", "TIMESTAMPTZ", "min(e.ts)", EARLIEST),
         # a conversation is an interaction id with a lifecycle or `conversation` event
         ("is_conversation", "BOOLEAN", "bool_or(e.type LIKE 'chat.%' OR e.type = 'conversation')", EITHER),
@@ -324,7 +348,7 @@ CONVERSATION_ROLLUP = Rollup(
 # report time; this is the result of that grouping, kept as segments load.)
 VISIT_PAGE_ROLLUP = Rollup(
     "visit_page_rollup",
-    (("site_id", "e.site_id"), ("visit", "e.session_id"), ("page", PAGE.format(a="e."))),
+    (("site_id", "VARCHAR", "e.site_id"), ("visit_key", "UBIGINT", "e.visit_key"), ("page", "VARCHAR", PAGE.format(a="e."))),
     "e.type = 'page_view' AND e.session_id IS NOT NULL AND e.url IS NOT NULL",
     (
         ("first_view", "TIMESTAMPTZ", "min(e.ts)", EARLIEST),
@@ -339,19 +363,19 @@ VISIT_PAGE_ROLLUP = Rollup(
 # visitors to them).
 DECISION_ROLLUP = Rollup(
     "decision_rollup",
-    (("site_id", "e.site_id"), ("offer_id", "e.offer_id")),
+    (("site_id", "VARCHAR", "e.site_id"), ("offer_id", "VARCHAR", "e.offer_id")),
     "e.type IN ('decision', 'offer') AND e.offer_id IS NOT NULL",
     (
-        ("decision", "STRUCT(t TIMESTAMPTZ, skill VARCHAR, status VARCHAR, reason VARCHAR, visitor_id VARCHAR, "
-         "session_id VARCHAR)",
+        ("decision", "STRUCT(t TIMESTAMPTZ, skill VARCHAR, status VARCHAR, reason VARCHAR, visitor_key UBIGINT, "
+         "visit_key UBIGINT)",
          "min({'t': e.ts, 'skill': e.name, 'status': e.status, 'reason': e.properties->>'reason', "
-         "'visitor_id': e.visitor_id, 'session_id': e.session_id}) FILTER (WHERE e.type = 'decision')", EARLIEST),
-        ("answers", "STRUCT(t TIMESTAMPTZ, id UUID, status VARCHAR, visitor_id VARCHAR)[]",
-         "coalesce(list({'t': e.ts, 'id': e.event_id, 'status': e.status, 'visitor_id': e.visitor_id}) "
+         "'visitor_key': e.visitor_key, 'visit_key': e.visit_key}) FILTER (WHERE e.type = 'decision')", EARLIEST),
+        ("answers", "STRUCT(t TIMESTAMPTZ, id UUID, status VARCHAR, visitor_key UBIGINT)[]",
+         "coalesce(list({'t': e.ts, 'id': e.event_id, 'status': e.status, 'visitor_key': e.visitor_key}) "
          "FILTER (WHERE e.type = 'offer'), [])", CONCAT),
     ),
 )
 ROLLUPS: tuple[Rollup, ...] = (VISIT_ROLLUP, CONVERSATION_ROLLUP, VISIT_PAGE_ROLLUP, DECISION_ROLLUP)
-# The visit of a `conversation_rollup` row `c`: the session of its first browser event,
-# else the conversation itself (as VISIT for events without a session).
-CONVERSATION_VISIT = "coalesce(c.session.v, 'conversation:' || c.interaction_id)"
+# The visit key of a `conversation_rollup` row `c`: the session of its first browser
+# event, else the conversation itself (as VISIT for events without a session).
+CONVERSATION_VISIT = "coalesce(c.session.v, c.alone_visit)"
