@@ -294,7 +294,8 @@ class Scope:
         """The events of `alias` in the range and, with filters, of matching visits.
         With a breakdown the filters are left to `join()`; `joined=False` says the query
         does not join, so the filters are applied here anyway. `visit`: the rows'
-        visit key, when not the column `visit_key` (a rollup's field, say); `ts`: the rows' time, when not the column `ts` (a rollup's)."""
+        visit key, when not the column `visit_key` (a rollup's field, say); `ts`: the
+        rows' time, when not the column `ts` (a rollup's)."""
         sql = self.in_range(alias, ts)
         if self._filters and not (self.segmented and joined):
             sql += f" AND {visit or alias + '.visit_key'} IN (SELECT visit_key FROM visits)"
