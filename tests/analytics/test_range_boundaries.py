@@ -153,3 +153,25 @@ def test_behaviour_counts_each_event_in_its_range_when_a_visit_crosses_midnight(
     [breakdown] = [t["rows"] for t in get(srv, "behaviour", {**DAY_2, "breakdown": "device"})["tables"]
                    if t["key"] == "breakdown"]
     assert [row[:4] for row in breakdown] == [["desktop", 2, 2, 1]]  # segment, page views, visits, visitors
+
+
+def test_behaviour_trend_counts_partial_hours_at_the_ends_of_the_range(srv: Server) -> None:
+    """Whole hours come from the store's hourly rollup, the partial hours at the ends of
+    the range from the events; with a filter, every hour from the events."""
+    def trend(params: dict[str, str]) -> tuple[list[list[Any]], list[list[Any]]]:
+        tables = {t["key"]: t["rows"] for t in get(srv, "behaviour", params)["tables"]}
+        return tables["trend"], tables["page_types"]
+
+    # N's A at 22:00:00 is before the range, C at 00:02:00 after it
+    odd = {"from": "2026-11-10T22:00:30Z", "to": "2026-11-11T00:01:30Z", "interval": "hour"}
+    expected = ([["2026-11-10T22:00:00Z", 1], ["2026-11-10T23:00:00Z", 2], ["2026-11-11T00:00:00Z", 1]],
+                [["product", 4]])
+    assert trend(odd) == expected  # 22:01 N's B; 23:58, 23:59 M's A and B (a whole hour); 00:01 M's A
+    assert trend({**odd, "device": "desktop"}) == expected  # from the events alone
+    assert trend({**odd, "breakdown": "device"}) == expected
+    # within one hour: no whole hour at all
+    assert trend({"from": "2026-11-10T23:58:30Z", "to": "2026-11-10T23:59:30Z", "interval": "hour"}) == (
+        [["2026-11-10T23:00:00Z", 1]], [["product", 1]])
+    # whole hours only
+    assert trend({"from": "2026-11-10T22:00:00Z", "to": "2026-11-11T00:00:00Z", "interval": "day"}) == (
+        [["2026-11-10", 4]], [["product", 4]])

@@ -24,7 +24,7 @@ SECOND = 1_000_000
 def rollup(store: DuckDBStore, table: str = "visit_rollup") -> list[tuple[Any, ...]]:
     # lists are kept in the order of arrival: sorted here
     lists = {"visit_rollup": ("page_types", "views", "product_pairs"), "conversation_rollup": ("error_lists", "logged_keys"),
-             "visit_page_rollup": (), "decision_rollup": ("answers",)}[table]
+             "visit_page_rollup": (), "decision_rollup": ("answers",), "behaviour_hour_rollup": ()}[table]
     replace = f" REPLACE ({', '.join(f'list_sort({c}) AS {c}' for c in lists)})" if lists else ""
     return store._cursor().execute(
         f"SELECT COLUMNS(*)::VARCHAR FROM (SELECT *{replace} FROM {table}) ORDER BY ALL"
@@ -108,11 +108,15 @@ def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_pat
     conversations = rollup(store, "conversation_rollup")
     pages = rollup(store, "visit_page_rollup")
     decisions = rollup(store, "decision_rollup")
+    hours = rollup(store, "behaviour_hour_rollup")
     store.rebuild_rollups()
     assert merged == rollup(store)
     assert conversations == rollup(store, "conversation_rollup")
     assert pages == rollup(store, "visit_page_rollup") and len({r[1] for r in pages}) < len(pages), "some visits viewed several pages"
     assert decisions == rollup(store, "decision_rollup")
+    assert hours == rollup(store, "behaviour_hour_rollup")
+    assert {r[2] for r in hours} == {"page_view", "add", "remove"} and {r[4] for r in hours} == {"true", "false"}, \
+        "page views with and without a page type, cart adds and removes"
     [(placed,)] = store._cursor().execute(
         "SELECT count(*) FROM visit_rollup WHERE loaded_on IS NOT NULL AND used_on IS NOT NULL").fetchall()
     assert placed > 0, "the derived placement columns were exercised"

@@ -65,7 +65,7 @@ from chatlens.analytics.scope import ReportQuery, Scope, type_in
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets
 from chatlens.model.events import BEHAVIOUR_TYPES
 from chatlens.store.base import EventStore
-from chatlens.store.schema import BEHAVIOUR_COUNTS, count_sql
+from chatlens.store.schema import BEHAVIOUR_COUNTS, HOUR_US, count_sql
 
 BEHAVIOUR_TYPES_SQL = type_in("e", (t.name for t in BEHAVIOUR_TYPES))
 COUNTED_TYPES_SQL = type_in("e", ("page_view", "search_event", "cart_action", "product_status"))
@@ -135,13 +135,29 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
         counted.append(f"SELECT NULL::VARCHAR AS segment, {counts} FROM events e WHERE {scope.in_range('e')} "
                        f"AND {VISIT_SQL} IS NULL AND {COUNTED_TYPES_SQL}")
     parts["counted"] = " UNION ALL ".join(counted)
-    # Page views and cart actions by bucket, type, action and page type: both trends and
-    # the page types (with a breakdown, of visits only, as the headline).
+    # Page views (by page type) and cart adds and removes by bucket: both trends and the
+    # page types (with a breakdown, of visits only, as the headline). Whole hours of the
+    # range come from the store's hourly rollup unless filters need each event's visit;
+    # the rest from the events.
     visits_only = f" AND {VISIT_SQL} IS NOT NULL" if scope.segmented else ""
-    parts["trend"] = (
+    counted_events = (
         f"SELECT {bucket_sql(query, 'e.ts')} AS bucket, e.type, e.action, e.page_type, count(*) AS n "
-        f"{source}{visits_only} AND {type_in('e', ('page_view', 'cart_action'))} GROUP BY ALL"
+        f"{source}{visits_only} AND {type_in('e', ('page_view', 'cart_action'))}"
     )
+    hours: dict[str, int] = {}
+    if query.filters:
+        parts["trend"] = f"{counted_events} GROUP BY ALL"
+    else:
+        hours = {"first_hour": -(-query.since_us // HOUR_US) * HOUR_US, "last_hour": query.until_us // HOUR_US * HOUR_US}
+        parts["trend"] = (
+            f"SELECT {bucket_sql(query, 'make_timestamptz(h.hour)')} AS bucket, "
+            "CASE WHEN h.kind = 'page_view' THEN 'page_view' ELSE 'cart_action' END AS type, "
+            "CASE WHEN h.kind <> 'page_view' THEN h.kind END AS action, "
+            "CASE WHEN h.typed THEN h.page_type END AS page_type, sum(h.n)::BIGINT AS n FROM behaviour_hour_rollup h "
+            f"WHERE h.site_id = $site AND h.hour >= $first_hour AND h.hour < $last_hour{' AND h.visited' if scope.segmented else ''} "
+            f"GROUP BY ALL UNION ALL {counted_events} "
+            "AND (e.ts < make_timestamptz($first_hour) OR e.ts >= make_timestamptz($last_hour)) GROUP BY ALL"
+        )
     # Distinct visits and visitors, per segment and in total (a visit's visitor: the
     # rollup's, the visitor of its events).
     parts["summary"] = (
@@ -251,7 +267,7 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
             selects.append(f"(SELECT list(p ORDER BY {order[name]}) FROM ({sql}) p) AS {name}")
         else:
             selects.append(f"(SELECT list(p) FROM ({sql}) p) AS {name}")
-    [row] = run(store, f"{scope.with_(*ctes)} SELECT {', '.join(selects)}", scope, limit=query.limit)
+    [row] = run(store, f"{scope.with_(*ctes)} SELECT {', '.join(selects)}", scope, limit=query.limit, **hours)
     result: dict[str, list[dict[str, Any]]] = {name: rows or [] for name, rows in row.items()}
 
     totals: dict[Any, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_COUNTED, 0))
