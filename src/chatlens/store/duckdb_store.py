@@ -104,8 +104,8 @@ class DuckDBStore:
         con.execute(f"CREATE TABLE IF NOT EXISTS events (\n  {columns}\n)")
         for name, sql in stored:  # columns added by later versions of the model
             con.execute(f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {name} {sql}")
+        events = self.count_events()  # a person waiting for the server should know why it waits
         if version < 2:  # a file from before the keys: derive them (about 5 s per 10M events)
-            events = con.execute("SELECT count(*) FROM events").fetchone()[0]
             if events:
                 log.info("deriving the visitor and visit keys of %s stored events (once) ...", f"{events:,}")
             keys = ", ".join(f"{name} = {expr.format(a='')}" for name, expr in KEY_COLUMNS)
@@ -125,8 +125,7 @@ class DuckDBStore:
         )
         built = con.execute("SELECT value FROM meta WHERE key = 'rollup_version'").fetchone()
         if built is None or built[0] != ROLLUP_VERSION:
-            events = con.execute("SELECT count(*) FROM events").fetchone()[0]
-            if events:  # a person waiting for the server should know why
+            if events:
                 log.info("building the reports' rollups from %s stored events (once) ...", f"{events:,}")
             try:
                 started = time.monotonic()
