@@ -21,7 +21,7 @@ asked for 09:00-13:00, in hour buckets (09, 10, 11, 12). Products are the demo s
     C  visitor va (again), session sc, desktop, en-US; hour 12
        12:00:00 view hp-aurora-pro    12:00:10 view hp-aurora
        12:00:20 add hp-aurora-pro "Aurora Pro ANC Headphones"
-       12:00:30 add hp-aurora "Aurora ANC Headphones (new)"    12:00:40 remove hp-aurora (no name)
+       12:00:30 add hp-aurora "Aurora ANC Headphones (new)"    12:00:40 remove hp-aurora (a variant, no name)
        12:00:50 search "range hood"   12:01:00 filter price=low_to_high
        12:01:10 filter brand=aurora   12:01:15 filter brand=aurora
        12:01:20 view /blog/guide (blog)    12:01:30 view /about (no pageType)
@@ -78,8 +78,8 @@ def status(at: str, product_id: str, value: str) -> dict[str, Any]:
     return {"type": "product_status", "timestamp": at, "productId": product_id, "status": value}
 
 
-def cart(at: str, action: str, product_id: str, name: str | None = None) -> dict[str, Any]:
-    event: dict[str, Any] = {"type": "cart_action", "timestamp": at, "action": action, "productId": product_id}
+def cart(at: str, action: str, product_id: str, name: str | None = None, **fields: Any) -> dict[str, Any]:
+    event: dict[str, Any] = {"type": "cart_action", "timestamp": at, "action": action, "productId": product_id, **fields}
     if name is not None:
         event["productName"] = name
     return event
@@ -126,7 +126,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         post_visit(server, "va", "sc", [
             product("12:00:00", "hp-aurora-pro"), product("12:00:10", "hp-aurora"),
             cart("12:00:20", "add", "hp-aurora-pro", "Aurora Pro ANC Headphones"),
-            cart("12:00:30", "add", "hp-aurora", "Aurora ANC Headphones (new)"), cart("12:00:40", "remove", "hp-aurora"),
+            cart("12:00:30", "add", "hp-aurora", "Aurora ANC Headphones (new)"), cart("12:00:40", "remove", "hp-aurora", variantId="black"),
             search("12:00:50", "range hood"), filter_("12:01:00", "price", "low_to_high"),
             filter_("12:01:10", "brand", "aurora"), filter_("12:01:15", "brand", "aurora"),
             view("12:01:20", "/blog/guide", "blog"), view("12:01:30", "/about"),

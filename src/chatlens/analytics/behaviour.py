@@ -172,25 +172,37 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
     # actions (the JSON is read on cart rows only). The top rows by views (most viewed) and
     # by cart actions (cart) come from one ranking; unique visitors are counted for the
     # most viewed rows only (the one table that shows them), not for all products.
+    # The scope's product views: with filters, read once (each read of the events
+    # otherwise probes the matching visits again).
+    views_from, views_where = "events e", f"{where} AND e.type = 'page_view' AND e.product_id IS NOT NULL"
+    if query.filters:
+        ctes.append("product_views AS MATERIALIZED (SELECT e.visit_key, e.visitor_key, e.product_id, e.url, e.ts "
+                    f"FROM {views_from} WHERE {views_where})")
+        views_from, views_where = "product_views e", "true"
+    product_views = f"FROM {views_from} WHERE {views_where}"
     ctes += [
-        "viewed AS (SELECT e.product_id, count(*) AS views "
-        f"{source} AND e.type = 'page_view' AND e.product_id IS NOT NULL GROUP BY e.product_id)",
-        "carted AS (SELECT product_id, count(*) FILTER (WHERE action = 'add') AS adds, "
-        "count(*) FILTER (WHERE action = 'remove') AS removes, "
-        "arg_max(product_name, ts) FILTER (WHERE product_name IS NOT NULL) AS product_name "
-        "FROM (SELECT e.product_id, e.action, e.ts, e.properties->>'productName' AS product_name "
-        f"{source} AND e.type = 'cart_action') GROUP BY product_id)",
+        f"viewed AS (SELECT e.product_id, count(*) AS views {product_views} GROUP BY e.product_id)",
+        # a product's latest cart action, its JSON read once per product, not per action
+        "carted AS (SELECT e.product_id, count(*) FILTER (WHERE e.action = 'add') AS adds, "
+        "count(*) FILTER (WHERE e.action = 'remove') AS removes, arg_max(e.properties, e.ts) AS latest "
+        f"{source} AND e.type = 'cart_action' GROUP BY e.product_id)",
         "ranked AS (SELECT *, row_number() OVER (ORDER BY views DESC, product_id) AS view_rank, "
         "row_number() OVER (ORDER BY adds DESC, removes DESC, product_id) AS cart_rank FROM ("
         "SELECT product_id, coalesce(views, 0) AS views, coalesce(adds, 0) AS adds, coalesce(removes, 0) AS removes, "
-        "product_name FROM viewed FULL JOIN carted USING (product_id)) "
+        "latest->>'productName' AS product_name FROM viewed FULL JOIN carted USING (product_id)) "
         "QUALIFY (view_rank <= $limit AND views > 0) OR (cart_rank <= $limit AND adds + removes > 0))",
+        # the name of a top product whose latest cart action had none: the latest one that did
+        "named AS (SELECT e.product_id, arg_max(e.properties->>'productName', e.ts) "
+        "FILTER (WHERE (e.properties->>'productName') IS NOT NULL) AS product_name "
+        f"{source} AND e.type = 'cart_action' AND e.product_id IN "
+        "(SELECT product_id FROM ranked WHERE product_name IS NULL AND adds + removes > 0) GROUP BY e.product_id)",
         "top_visitors AS (SELECT e.product_id, count(DISTINCT e.visitor_key) AS visitors "
-        f"{source} AND e.type = 'page_view' AND e.product_id IN "
+        f"{product_views} AND e.product_id IN "
         "(SELECT product_id FROM ranked WHERE view_rank <= $limit AND views > 0) GROUP BY e.product_id)",
     ]
     parts["products"] = (
-        "SELECT r.*, coalesce(t.visitors, 0) AS visitors FROM ranked r LEFT JOIN top_visitors t USING (product_id)"
+        "SELECT r.* REPLACE (coalesce(r.product_name, n.product_name) AS product_name), coalesce(t.visitors, 0) AS visitors "
+        "FROM ranked r LEFT JOIN top_visitors t USING (product_id) LEFT JOIN named n USING (product_id)"
     )
 
     # Out-of-stock demand.
@@ -198,8 +210,7 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
         f"oos AS (SELECT DISTINCT {VISIT_SQL} AS visit, e.product_id {source} "
         f"AND e.type = 'product_status' AND e.status = 'out_of_stock' AND {VISIT_SQL} IS NOT NULL)",
         f"oos_views AS (SELECT {VISIT_SQL} AS visit, e.product_id, e.url, e.ts "
-        f"FROM events e SEMI JOIN oos o ON o.visit = {VISIT_SQL} AND o.product_id = e.product_id "
-        f"WHERE {where} AND e.type = 'page_view' AND e.product_id IS NOT NULL)",
+        f"FROM {views_from} SEMI JOIN oos o ON o.visit = {VISIT_SQL} AND o.product_id = e.product_id WHERE {views_where})",
         "oos_pages AS (SELECT visit, url, arg_max(product_id, ts) AS product_id FROM oos_views GROUP BY visit, url)",
         "oos_dwell AS (SELECT p.product_id, round(sum(e.duration_seconds), 3) AS dwell_total, "
         "median(e.duration_seconds) AS dwell_median "
