@@ -16,8 +16,12 @@ midnight (the report reads a visit wholly inside the range from its rollup, one 
 crosses an end of it from its events):
 
     visit  visitor  product views                               other behaviour
-    M      v-sm     A 23:58, B 23:59, A day 2 00:01, C 00:02    search "sofa" 23:59:30, "tv" day 2 00:03
-    N      v-sn     A 22:00, B 22:01                            search "lamp" 22:00:30
+    M      v-sm     A 23:58, B 23:59, A day 2 00:01, C 00:02    search "sofa" 23:59:30, "tv" day 2 00:03;
+                                                                A out of stock 23:58:10 and day 2 00:01:10,
+                                                                dwell on A's page 23:58:30 (20 s) and day 2
+                                                                00:01:30 (40 s)
+    N      v-sn     A 22:00, B 22:01                            search "lamp" 22:00:30; B out of stock
+                                                                22:01:10, dwell on B's page 22:01:30 (15 s)
     O      v-sm     -                                           dwell day 2 00:05
 """
 
@@ -61,11 +65,13 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             {"type": "CHAT_LOADED", "timestamp": at(1, "23:59:00")}, stage("ready", "cl", at(1, "23:59:01")),
             stage("opened", "cl", at(2, "00:00:30")), stage("submitted", "cl", at(2, "00:01:00")),
         ],
-        "sm": [view(at(1, "23:58:00"), "A"), view(at(1, "23:59:00"), "B"),
+        "sm": [view(at(1, "23:58:00"), "A"), out_of_stock(at(1, "23:58:10"), "A"), dwell(at(1, "23:58:30"), "A", 20),
+               view(at(1, "23:59:00"), "B"),
                {"type": "search_event", "timestamp": at(1, "23:59:30"), "query": "sofa"}, view(at(2, "00:01:00"), "A"),
+               out_of_stock(at(2, "00:01:10"), "A"), dwell(at(2, "00:01:30"), "A", 40),
                view(at(2, "00:02:00"), "C"), {"type": "search_event", "timestamp": at(2, "00:03:00"), "query": "tv"}],
         "sn": [view(at(1, "22:00:00"), "A"), {"type": "search_event", "timestamp": at(1, "22:00:30"), "query": "lamp"},
-               view(at(1, "22:01:00"), "B")],
+               view(at(1, "22:01:00"), "B"), out_of_stock(at(1, "22:01:10"), "B"), dwell(at(1, "22:01:30"), "B", 15)],
         "so": [{"type": "dwell", "timestamp": at(2, "00:05:00"), "url": "https://shop.example/", "durationSeconds": 5}],
     }
     visitors = {"so": "v-sm"}
@@ -85,6 +91,14 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def view(ms: int, product: str) -> dict[str, Any]:
     return {"type": "page_view", "timestamp": ms, "url": f"https://shop.example/p/{product}", "pageType": "product",
             "productId": product}
+
+
+def out_of_stock(ms: int, product: str) -> dict[str, Any]:
+    return {"type": "product_status", "timestamp": ms, "productId": product, "status": "out_of_stock"}
+
+
+def dwell(ms: int, product: str, seconds: float) -> dict[str, Any]:
+    return {"type": "dwell", "timestamp": ms, "url": f"https://shop.example/p/{product}", "durationSeconds": seconds}
 
 
 def get(srv: Server, report: str, params: dict[str, str]) -> dict[str, Any]:
@@ -153,6 +167,22 @@ def test_behaviour_counts_each_event_in_its_range_when_a_visit_crosses_midnight(
     [breakdown] = [t["rows"] for t in get(srv, "behaviour", {**DAY_2, "breakdown": "device"})["tables"]
                    if t["key"] == "breakdown"]
     assert [row[:4] for row in breakdown] == [["desktop", 2, 2, 1]]  # segment, page views, visits, visitors
+
+
+def test_behaviour_out_of_stock_demand_counts_what_a_crossing_visit_did_in_the_range(srv: Server) -> None:
+    """M crosses midnight: each day counts its out-of-stock sighting, product view and dwell
+    of that day; both days together read M (then inside the range) from the store's
+    out-of-stock rollup, as N always is."""
+    def out_of_stock(params: dict[str, str]) -> list[list[Any]]:
+        # product, visits that saw it out of stock, its page views in them, total and median dwell
+        [rows] = [t["rows"] for t in get(srv, "behaviour", params)["tables"] if t["key"] == "out_of_stock"]
+        return rows
+
+    assert out_of_stock(DAY_1) == [["A", 1, 1, 20.0, 20.0], ["B", 1, 1, 15.0, 15.0]]
+    assert out_of_stock(DAY_2) == [["A", 1, 1, 40.0, 40.0]]
+    assert out_of_stock(BOTH) == [["A", 1, 2, 60.0, 30.0], ["B", 1, 1, 15.0, 15.0]]
+    assert out_of_stock({**DAY_1, "device": "desktop"}) == out_of_stock(DAY_1)
+    assert out_of_stock({**BOTH, "device": "mobile"}) == []
 
 
 def test_behaviour_trend_counts_partial_hours_at_the_ends_of_the_range(srv: Server) -> None:

@@ -23,8 +23,10 @@ SECOND = 1_000_000
 
 def rollup(store: DuckDBStore, table: str = "visit_rollup") -> list[tuple[Any, ...]]:
     # lists are kept in the order of arrival: sorted here
-    lists = {"visit_rollup": ("page_types", "views", "product_pairs"), "conversation_rollup": ("error_lists", "logged_keys"),
-             "visit_page_rollup": (), "decision_rollup": ("answers",), "behaviour_hour_rollup": ()}[table]
+    lists = {"visit_rollup": ("page_types", "views", "product_pairs"),
+             "visit_shopping_rollup": ("product_pages", "dwells", "out_of_stock"),
+             "conversation_rollup": ("error_lists", "logged_keys"), "visit_page_rollup": (), "decision_rollup": ("answers",),
+             "behaviour_hour_rollup": (), "out_of_stock_rollup": ()}[table]
     replace = f" REPLACE ({', '.join(f'list_sort({c}) AS {c}' for c in lists)})" if lists else ""
     return store._cursor().execute(
         f"SELECT COLUMNS(*)::VARCHAR FROM (SELECT *{replace} FROM {table}) ORDER BY ALL"
@@ -52,9 +54,12 @@ def random_events(rng: random.Random, visits: int) -> list[bytes]:
                 columns["language"] = rng.choice(["en-US", "de", None])
             properties = None
             if kind == "page_view":
-                columns["url"] = f"https://shop.example/{rng.randint(0, 5)}"
+                columns["url"] = f"https://shop.example/{rng.randint(0, 2)}"
                 columns["page_type"] = rng.choice(["product", "category", "home", None])
                 columns["product_id"] = rng.choice(["p1", "p2", "p3", None])
+            elif kind == "dwell":
+                columns["url"] = f"https://shop.example/{rng.randint(0, 2)}"
+                columns["duration_seconds"] = rng.choice([5.0, 12.5, 30.0])
             elif kind == "message":
                 columns["sender"] = rng.choice(["user", "agent"])
             elif kind == "search_event":
@@ -90,6 +95,14 @@ def random_events(rng: random.Random, visits: int) -> list[bytes]:
                 }.items() if v is not None})
             columns = {k: v for k, v in columns.items() if v is not None}
             lines.append(encoder.encode(str(uuid.uuid4()), kind, ts, ts, columns, properties))
+        if browser and rng.random() < 0.5:  # out-of-stock demand: products seen out of stock on pages with dwells
+            url = f"https://shop.example/{rng.randint(0, 2)}"
+            for product in rng.sample(["p1", "p3"], rng.randint(1, 2)):  # two on one URL: the later viewed takes it
+                for kind, columns in (("page_view", {"url": url, "product_id": product}),
+                                      ("product_status", {"product_id": product, "status": "out_of_stock"}),
+                                      ("dwell", {"url": url, "duration_seconds": rng.choice([5.0, 12.5])})):
+                    ts = BASE_US + rng.randint(0, 3600) * SECOND
+                    lines.append(encoder.encode(str(uuid.uuid4()), kind, ts, ts, columns, None))
     return lines
 
 
@@ -109,12 +122,18 @@ def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_pat
     pages = rollup(store, "visit_page_rollup")
     decisions = rollup(store, "decision_rollup")
     hours = rollup(store, "behaviour_hour_rollup")
+    shopping = rollup(store, "visit_shopping_rollup")
+    out_of_stock = rollup(store, "out_of_stock_rollup")
     store.rebuild_rollups()
     assert merged == rollup(store)
     assert conversations == rollup(store, "conversation_rollup")
     assert pages == rollup(store, "visit_page_rollup") and len({r[1] for r in pages}) < len(pages), "some visits viewed several pages"
     assert decisions == rollup(store, "decision_rollup")
     assert hours == rollup(store, "behaviour_hour_rollup")
+    assert shopping == rollup(store, "visit_shopping_rollup")
+    assert out_of_stock == rollup(store, "out_of_stock_rollup")
+    assert any(r[3] != "0" for r in out_of_stock) and any(r[4] != "[]" for r in out_of_stock) \
+        and any(r[3] == "0" for r in out_of_stock), "out of stock: with views and dwells, and seen but never viewed"
     assert {r[2] for r in hours} == {"page_view", "add", "remove"} and {r[4] for r in hours} == {"true", "false"}, \
         "page views with and without a page type, cart adds and removes"
     [(placed,)] = store._cursor().execute(

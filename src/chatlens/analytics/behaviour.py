@@ -32,8 +32,9 @@ Tables:
   *page views*: its product views in those visits; *total* and *median dwell*: the
   `durationSeconds` of the `dwell` events in those visits on its pages (the total rounded
   to milliseconds). A dwell names a URL, not a product: it is on the page of product P
-  when the same visit has a product view of P with the same URL (of several products on
-  one URL, the latest viewed). Top `limit` by visits.
+  when the same visit has a product view of P with the same URL (of several products the
+  visit saw out of stock on one URL, the one viewed there last; at the same instant, the
+  greatest id). Top `limit` by visits.
 - `searches`: per normalized query (lower-cased, each run of ASCII whitespace made one
   space, trimmed): *searches* (events), *visits*, *viewed a product after*: those visits
   with a product view later than their first search for the query, and its share of the
@@ -65,7 +66,7 @@ from chatlens.analytics.scope import ReportQuery, Scope, type_in
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets
 from chatlens.model.events import BEHAVIOUR_TYPES
 from chatlens.store.base import EventStore
-from chatlens.store.schema import BEHAVIOUR_COUNTS, HOUR_US, count_sql
+from chatlens.store.schema import BEHAVIOUR_COUNTS, HOUR_US, count_sql, out_of_stock_sql
 
 BEHAVIOUR_TYPES_SQL = type_in("e", (t.name for t in BEHAVIOUR_TYPES))
 COUNTED_TYPES_SQL = type_in("e", ("page_view", "search_event", "cart_action", "product_status"))
@@ -171,15 +172,13 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
     # Products: views from product views; adds, removes and the latest name from cart
     # actions (the JSON is read on cart rows only). The top rows by views (most viewed) and
     # by cart actions (cart) come from one ranking; unique visitors are counted for the
-    # most viewed rows only (the one table that shows them), not for all products.
-    # The scope's product views: with filters, read once (each read of the events
-    # otherwise probes the matching visits again).
-    views_from, views_where = "events e", f"{where} AND e.type = 'page_view' AND e.product_id IS NOT NULL"
+    # most viewed rows only (the one table that shows them), not for all products. With
+    # filters the scope's product views are read once (each read of the events would
+    # otherwise probe the matching visits again).
+    product_views = f"{source} AND e.type = 'page_view' AND e.product_id IS NOT NULL"
     if query.filters:
-        ctes.append("product_views AS MATERIALIZED (SELECT e.visit_key, e.visitor_key, e.product_id, e.url, e.ts "
-                    f"FROM {views_from} WHERE {views_where})")
-        views_from, views_where = "product_views e", "true"
-    product_views = f"FROM {views_from} WHERE {views_where}"
+        ctes.append(f"product_views AS MATERIALIZED (SELECT e.visitor_key, e.product_id {product_views})")
+        product_views = "FROM product_views e WHERE true"
     ctes += [
         f"viewed AS (SELECT e.product_id, count(*) AS views {product_views} GROUP BY e.product_id)",
         # a product's latest cart action, its JSON read once per product, not per action
@@ -205,23 +204,22 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
         "FROM ranked r LEFT JOIN top_visitors t USING (product_id) LEFT JOIN named n USING (product_id)"
     )
 
-    # Out-of-stock demand.
-    ctes += [
-        f"oos AS (SELECT DISTINCT {VISIT_SQL} AS visit, e.product_id {source} "
-        f"AND e.type = 'product_status' AND e.status = 'out_of_stock' AND {VISIT_SQL} IS NOT NULL)",
-        f"oos_views AS (SELECT {VISIT_SQL} AS visit, e.product_id, e.url, e.ts "
-        f"FROM {views_from} SEMI JOIN oos o ON o.visit = {VISIT_SQL} AND o.product_id = e.product_id WHERE {views_where})",
-        "oos_pages AS (SELECT visit, url, arg_max(product_id, ts) AS product_id FROM oos_views GROUP BY visit, url)",
-        "oos_dwell AS (SELECT p.product_id, round(sum(e.duration_seconds), 3) AS dwell_total, "
-        "median(e.duration_seconds) AS dwell_median "
-        f"FROM events e JOIN oos_pages p ON p.visit = {VISIT_SQL} AND p.url = e.url "
-        f"WHERE {where} AND e.type = 'dwell' GROUP BY p.product_id)",
-    ]
+    # Out-of-stock demand per visit and product it saw out of stock (store/schema.py
+    # out_of_stock_sql): a visit inside the range from the store's out-of-stock rollup; one
+    # that crosses an end of it from its rollup lists' entries in the range.
+    crossing_visits = ("(SELECT r.* FROM visit_shopping_rollup r WHERE r.site_id = $site "
+                       "AND r.visit_key IN (SELECT visit FROM behaviour_visits WHERE NOT inside))")
+    in_range = "{t} >= make_timestamptz($since::BIGINT) AND {t} < make_timestamptz($until::BIGINT)"
+    ctes.append(
+        "oos AS (SELECT o.product_id, o.views, o.dwells FROM out_of_stock_rollup o "
+        "JOIN behaviour_visits b ON b.visit = o.visit_key AND b.inside WHERE o.site_id = $site "
+        f"UNION ALL SELECT product_id, views, dwells FROM ({out_of_stock_sql(crossing_visits, in_range)}))"
+    )
     parts["out_of_stock"] = (
-        "SELECT o.product_id, o.visits, coalesce(v.views, 0) AS views, d.dwell_total, d.dwell_median "
-        "FROM (SELECT product_id, count(*) AS visits FROM oos GROUP BY product_id) o "
-        "LEFT JOIN (SELECT product_id, count(*) AS views FROM oos_views GROUP BY product_id) v USING (product_id) "
-        "LEFT JOIN oos_dwell d USING (product_id)"
+        "SELECT o.product_id, o.visits, o.views, d.dwell_total, d.dwell_median "
+        "FROM (SELECT product_id, count(*) AS visits, sum(views)::BIGINT AS views FROM oos GROUP BY product_id) o "
+        "LEFT JOIN (SELECT product_id, round(sum(d), 3) AS dwell_total, median(d) AS dwell_median "
+        "FROM (SELECT product_id, unnest(dwells) AS d FROM oos) GROUP BY product_id) d USING (product_id)"
     )
     order["out_of_stock"] = "visits DESC, product_id"
 

@@ -30,13 +30,13 @@ from chatlens.store.base import (
     Site,
     hash_secret,
 )
-from chatlens.store.schema import EVENT_COLUMNS, KEY_COLUMNS, ROLLUPS, STORED_COLUMN_NAMES, Rollup
+from chatlens.store.schema import EVENT_COLUMNS, KEY_COLUMNS, ROLLUPS, STORED_COLUMN_NAMES, DerivedRollup, Rollup
 
 log = logging.getLogger("chatlens.store")
 
 SCHEMA_VERSION = 2  # 2: the visitor and visit keys (store/schema.py KEY_COLUMNS)
 # Bumped when the rollup's definition changes: the table is then rebuilt from `events`.
-ROLLUP_VERSION = "11"
+ROLLUP_VERSION = "12"
 
 # Journal lines carry timestamps as UTC microseconds and UUIDs and JSON as text.
 _LINE_TYPES = {"TIMESTAMPTZ": "BIGINT", "UUID": "VARCHAR"}
@@ -66,7 +66,7 @@ class StoreError(Exception):
 
 class DuckDBStore:
     def __init__(
-        self, path: str | os.PathLike[str], *, threads: int = 2, rollups: Sequence[Rollup] = ROLLUPS
+        self, path: str | os.PathLike[str], *, threads: int = 2, rollups: Sequence[DerivedRollup | Rollup] = ROLLUPS
     ) -> None:
         self.path = Path(path)
         self._rollups = tuple(rollups)
