@@ -552,16 +552,18 @@ def hand_behaviour(cur: duckdb.DuckDBPyConnection, c: Case) -> Answer:
             "AND e.type = 'product_status' AND e.status = 'out_of_stock' AND e.session_id IS NOT NULL)",
             f"product_views AS (SELECT e.session_id AS visit, e.product_id, e.url, e.ts FROM events e WHERE {where} "
             "AND e.type = 'page_view' AND e.product_id IS NOT NULL)",
-            # the product of a page: the visit's latest product viewed with that URL
-            "pages AS (SELECT visit, url, arg_max(product_id, ts) AS product_id FROM product_views GROUP BY visit, url)",
+            # a dwell's product: the one its visit viewed last with its URL at or before it
+            "dwells AS (SELECT pv.visit, pv.product_id, d.duration_seconds FROM (SELECT e.session_id AS visit, e.url, e.ts, "
+            f"e.duration_seconds FROM events e WHERE {where} AND e.type = 'dwell') d "
+            "ASOF JOIN product_views pv ON pv.visit = d.visit AND pv.url = d.url AND d.ts >= pv.ts)",
         )
         + " SELECT s.product_id, count(*) AS visits, coalesce(any_value(v.views), 0) AS page_views, "
         "any_value(d.total) AS dwell_total, any_value(d.median) AS dwell_median FROM seen s "
         "LEFT JOIN (SELECT pv.product_id, count(*) AS views FROM product_views pv SEMI JOIN seen USING (visit, product_id) "
         "  GROUP BY pv.product_id) v USING (product_id) "
-        "LEFT JOIN (SELECT p.product_id, sum(e.duration_seconds) AS total, median(e.duration_seconds) AS median "
-        f"  FROM events e JOIN pages p ON p.visit = e.session_id AND p.url = e.url SEMI JOIN seen s ON s.visit = p.visit "
-        f"  AND s.product_id = p.product_id WHERE {where} AND e.type = 'dwell' GROUP BY p.product_id) d USING (product_id) "
+        "LEFT JOIN (SELECT d.product_id, sum(d.duration_seconds) AS total, median(d.duration_seconds) AS median "
+        "  FROM dwells d SEMI JOIN seen s ON s.visit = d.visit AND s.product_id = d.product_id "
+        "  GROUP BY d.product_id) d USING (product_id) "
         "GROUP BY s.product_id ORDER BY visits DESC, s.product_id LIMIT $limit",
         c,
     )

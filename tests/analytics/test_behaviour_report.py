@@ -32,6 +32,7 @@ asked for 09:00-13:00, in hour buckets (09, 10, 11, 12). Products are the demo s
        10:32:00 stove-5b in_stock    10:33:00 view hp-aurora
     E  visitor ve, session se, 08:30, before the range: view hood-90, add hood-90
     F  visitor vf, session sf, 10:40: chat.opened only (no behaviour: not a visit here)
+    G  visitor vg, session sg, 14:00, after the range (QUICK_VIEW below): p1 and p2 on one URL
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ MOBILE_UA = (
 SHOP = "https://shop.example"
 DAY = "2026-11-02"
 RANGE = {"from": f"{DAY}T09:00:00Z", "to": f"{DAY}T13:00:00Z"}
+QUICK_VIEW = {"from": f"{DAY}T14:00:00Z", "to": f"{DAY}T15:00:00Z"}
 SCRIPT = "<script>alert(1)</script>"
 FORMULA = '=HYPERLINK("http://evil","x")'
 
@@ -141,6 +143,13 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                    BROWSER_UA, "en-US")
         post_visit(server, "vf", "sf", [{"type": "chat.opened", "timestamp": "10:40:00", "metadata": {"id": "chat-f"}}],
                    MOBILE_UA, "en-US")
+        post_visit(server, "vg", "sg", [  # after the range (QUICK_VIEW): two products on one URL
+            dwell("14:00:00", "/p/shared", 5), view("14:00:10", "/p/shared", "product", "p1"),
+            status("14:00:11", "p1", "out_of_stock"), dwell("14:00:30", "/p/shared", 10),
+            view("14:01:00", "/p/shared", "product", "p2"), status("14:01:01", "p2", "out_of_stock"),
+            dwell("14:01:30", "/p/shared", 20), view("14:02:00", "/p/shared", "product", "p1"),
+            dwell("14:02:30", "/p/shared", 40),
+        ], BROWSER_UA, "en-US")
         yield server
     finally:
         server.stop()
@@ -214,6 +223,15 @@ def test_out_of_stock_demand(srv: Server) -> None:
         # B (two status events, one visit): 2 views; dwell 25 + 35 + 90 = 150, median 35;
         # D's 500 s on /p/stove-5b is not counted: D never viewed stove-5b (and saw it in stock)
         ["stove-5b", 1, 2, 150.0, 35.0],
+    ]
+
+
+def test_a_dwell_is_on_the_page_of_the_product_viewed_last_on_its_url_before_it(srv: Server) -> None:
+    # G, one URL: dwell 5 s (no product viewed there yet: nobody's); p1, dwell 10 s (p1's);
+    # a quick view of p2, dwell 20 s (p2's); p1 again, dwell 40 s (p1's). Both seen out of stock.
+    assert table(report(srv, **QUICK_VIEW), "out_of_stock") == [
+        ["p1", 1, 2, 50.0, 25.0],
+        ["p2", 1, 1, 20.0, 20.0],
     ]
 
 

@@ -32,9 +32,9 @@ Tables:
   *page views*: its product views in those visits; *total* and *median dwell*: the
   `durationSeconds` of the `dwell` events in those visits on its pages (the total rounded
   to milliseconds). A dwell names a URL, not a product: it is on the page of product P
-  when the same visit has a product view of P with the same URL (of several products the
-  visit saw out of stock on one URL, the one viewed there last; at the same instant, the
-  greatest id). Top `limit` by visits.
+  when P is the product the same visit viewed last with that URL at or before the dwell
+  (at the same instant, the greatest id; a quick view of another product on the same URL
+  takes the page over until P is viewed again). Top `limit` by visits.
 - `searches`: per normalized query (lower-cased, each run of ASCII whitespace made one
   space, trimmed): *searches* (events), *visits*, *viewed a product after*: those visits
   with a product view later than their first search for the query, and its share of the

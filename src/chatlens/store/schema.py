@@ -421,25 +421,24 @@ VISIT_SHOPPING_ROLLUP = Rollup(
 def out_of_stock_sql(visits: str, kept: str = "true") -> str:
     """SQL: behaviour's out-of-stock demand (analytics/behaviour.py) per visit and product
     it saw out of stock, as rows (site_id, visit_key, product_id, views, dwells): its
-    product views of the product, and the durations of its dwells on the product's pages,
-    sorted. A dwell names a URL: it is on the page of the product seen out of stock that
-    the visit viewed there last (at the same instant, the greatest id). `visits`: rows of
-    `visit_shopping_rollup`; `kept`: a condition on `{t}`, a list entry's time, for the
-    entries that count (a report's range)."""
-    keep = kept.format(t="w.x.t")
-
-    def entries(column: str) -> str:  # a list's entries `w.x` with their visit
-        return f"(SELECT site_id, visit_key, unnest({column}) AS x FROM v) w"
-
+    product views of the product, and the durations of its dwells on the product's page,
+    sorted. A dwell names a URL: it is on the page of the product the visit viewed last
+    with that URL at or before the dwell (at the same instant, the greatest id). `visits`:
+    rows of `visit_shopping_rollup`; `kept`: a condition on `{t}`, a list entry's time,
+    for the entries that count (a report's range)."""
     return (
         f"SELECT * FROM (WITH v AS (SELECT site_id, visit_key, product_pages, dwells, out_of_stock FROM {visits} "
         "WHERE len(out_of_stock) > 0), "
-        f"seen AS (SELECT DISTINCT w.site_id, w.visit_key, w.x.p AS product_id FROM {entries('out_of_stock')} WHERE {keep}), "
-        f"viewed AS (SELECT w.site_id, w.visit_key, w.x.p AS product_id, w.x.u AS url, w.x.t AS t FROM {entries('product_pages')} "
-        f"SEMI JOIN seen s ON s.site_id = w.site_id AND s.visit_key = w.visit_key AND s.product_id = w.x.p WHERE {keep}), "
-        "pages AS (SELECT site_id, visit_key, url, max({'t': t, 'p': product_id}).p AS product_id FROM viewed GROUP BY ALL), "
-        f"dwelt AS (SELECT p.site_id, p.visit_key, p.product_id, list_sort(list(w.x.d)) AS dwells FROM {entries('dwells')} "
-        f"JOIN pages p ON p.site_id = w.site_id AND p.visit_key = w.visit_key AND p.url = w.x.u WHERE {keep} GROUP BY ALL), "
+        "seen AS (SELECT DISTINCT site_id, visit_key, x.p AS product_id FROM "
+        f"(SELECT site_id, visit_key, unnest(out_of_stock) AS x FROM v) WHERE {kept.format(t='x.t')}), "
+        "viewed AS (SELECT site_id, visit_key, x.p AS product_id, x.u AS url, x.t AS t FROM "
+        f"(SELECT site_id, visit_key, unnest(product_pages) AS x FROM v) WHERE {kept.format(t='x.t')}), "
+        # each dwell (i: its place in the list) with the product viewed last on its URL by then
+        "attributed AS (SELECT d.site_id, d.visit_key, max({'t': p.t, 'p': p.product_id}).p AS product_id, "
+        "any_value(d.x.d) AS d FROM (SELECT site_id, visit_key, unnest(dwells) AS x, generate_subscripts(dwells, 1) AS i "
+        "FROM v) d JOIN viewed p ON p.site_id = d.site_id AND p.visit_key = d.visit_key AND p.url = d.x.u AND p.t <= d.x.t "
+        f"WHERE {kept.format(t='d.x.t')} GROUP BY d.site_id, d.visit_key, d.i), "
+        "dwelt AS (SELECT site_id, visit_key, product_id, list_sort(list(d)) AS dwells FROM attributed GROUP BY ALL), "
         "counted AS (SELECT site_id, visit_key, product_id, count(*) AS views FROM viewed GROUP BY ALL) "
         "SELECT s.site_id, s.visit_key, s.product_id, coalesce(c.views, 0) AS views, coalesce(d.dwells, []) AS dwells "
         "FROM seen s LEFT JOIN counted c USING (site_id, visit_key, product_id) "
@@ -452,8 +451,9 @@ class DerivedRollup:
     """A table of rows derived per visit from another rollup's merged rows by `rows` (SQL
     over rows of `source`, as out_of_stock_sql): kept like a rollup, for what depends on
     all of a visit's events so far rather than adding up segment by segment (a dwell is on
-    the page of the product viewed there last, which a later segment can change). After
-    `source` merged a segment, the visits it touched are derived again."""
+    the page of the product viewed there last before it, which a view arriving in a later
+    segment can change). After `source` merged a segment, the visits it touched are
+    derived again."""
 
     table: str
     columns: str  # the DDL's column list, `site_id` and `visit_key` among them
