@@ -552,10 +552,13 @@ def hand_behaviour(cur: duckdb.DuckDBPyConnection, c: Case) -> Answer:
             "AND e.type = 'product_status' AND e.status = 'out_of_stock' AND e.session_id IS NOT NULL)",
             f"product_views AS (SELECT e.session_id AS visit, e.product_id, e.url, e.ts FROM events e WHERE {where} "
             "AND e.type = 'page_view' AND e.product_id IS NOT NULL)",
-            # a dwell's product: the one its visit viewed last with its URL at or before it
-            "dwells AS (SELECT pv.visit, pv.product_id, d.duration_seconds FROM (SELECT e.session_id AS visit, e.url, e.ts, "
+            # a dwell's view: the product view its visit made last with its URL at or before
+            # it; the view's stay: its largest dwell
+            "dwells AS (SELECT pv.visit, pv.product_id, max(d.duration_seconds) AS duration_seconds FROM "
+            "(SELECT e.session_id AS visit, e.url, e.ts, "
             f"e.duration_seconds FROM events e WHERE {where} AND e.type = 'dwell') d "
-            "ASOF JOIN product_views pv ON pv.visit = d.visit AND pv.url = d.url AND d.ts >= pv.ts)",
+            "ASOF JOIN product_views pv ON pv.visit = d.visit AND pv.url = d.url AND d.ts >= pv.ts "
+            "GROUP BY pv.visit, pv.url, pv.ts, pv.product_id)",
         )
         + " SELECT s.product_id, count(*) AS visits, coalesce(any_value(v.views), 0) AS page_views, "
         "any_value(d.total) AS dwell_total, any_value(d.median) AS dwell_median FROM seen s "

@@ -29,12 +29,14 @@ Tables:
   null. Top `limit` by views.
 - `out_of_stock`, demand for products seen out of stock: per product with a
   `product_status` `out_of_stock` event, *visits*: visits with such an event for it;
-  *page views*: its product views in those visits; *total* and *median dwell*: the
-  `durationSeconds` of the `dwell` events in those visits on its pages (the total rounded
-  to milliseconds). A dwell names a URL, not a product: it is on the page of product P
-  when P is the product the same visit viewed last with that URL at or before the dwell
-  (at the same instant, the greatest id; a quick view of another product on the same URL
-  takes the page over until P is viewed again). Top `limit` by visits.
+  *page views*: its product views in those visits; *total* and *median dwell*: the sum
+  (rounded to milliseconds) and the median of how long those views were stayed on, a
+  view's stay being the largest `durationSeconds` of its `dwell` events (the browser SDK
+  reports a growing total while the visitor stays; an integration that reports once
+  sends one). A dwell names a URL, not a product: it belongs to the product view the same
+  visit made last with that URL at or before the dwell (at the same instant, the
+  greatest product id; a quick view of another product on the same URL takes the page
+  over until P is viewed again). Top `limit` by visits.
 - `searches`: per normalized query (lower-cased, each run of ASCII whitespace made one
   space, trimmed): *searches* (events), *visits*, *viewed a product after*: those visits
   with a product view later than their first search for the query, and its share of the

@@ -421,11 +421,12 @@ VISIT_SHOPPING_ROLLUP = Rollup(
 def out_of_stock_sql(visits: str, kept: str = "true") -> str:
     """SQL: behaviour's out-of-stock demand (analytics/behaviour.py) per visit and product
     it saw out of stock, as rows (site_id, visit_key, product_id, views, dwells): its
-    product views of the product, and the durations of its dwells on the product's page,
-    sorted. A dwell names a URL: it is on the page of the product the visit viewed last
-    with that URL at or before the dwell (at the same instant, the greatest id). `visits`:
-    rows of `visit_shopping_rollup`; `kept`: a condition on `{t}`, a list entry's time,
-    for the entries that count (a report's range)."""
+    product views of the product, and how long each of them was stayed on, sorted. A dwell
+    names a URL: it belongs to the product view the visit made last with that URL at or
+    before it (at the same instant, the greatest product id), and a view's stay is the
+    largest of its dwells (the browser SDK reports a growing total while the visitor
+    stays). `visits`: rows of `visit_shopping_rollup`; `kept`: a condition on `{t}`, a
+    list entry's time, for the entries that count (a report's range)."""
     return (
         f"SELECT * FROM (WITH v AS (SELECT site_id, visit_key, product_pages, dwells, out_of_stock FROM {visits} "
         "WHERE len(out_of_stock) > 0), "
@@ -433,12 +434,15 @@ def out_of_stock_sql(visits: str, kept: str = "true") -> str:
         f"(SELECT site_id, visit_key, unnest(out_of_stock) AS x FROM v) WHERE {kept.format(t='x.t')}), "
         "viewed AS (SELECT site_id, visit_key, x.p AS product_id, x.u AS url, x.t AS t FROM "
         f"(SELECT site_id, visit_key, unnest(product_pages) AS x FROM v) WHERE {kept.format(t='x.t')}), "
-        # each dwell (i: its place in the list) with the product viewed last on its URL by then
-        "attributed AS (SELECT d.site_id, d.visit_key, max({'t': p.t, 'p': p.product_id}).p AS product_id, "
+        # each dwell (i: its place in the list) with the view it belongs to, then each
+        # view's stay
+        "attributed AS (SELECT d.site_id, d.visit_key, d.x.u AS url, max({'t': p.t, 'p': p.product_id}) AS viewed, "
         "any_value(d.x.d) AS d FROM (SELECT site_id, visit_key, unnest(dwells) AS x, generate_subscripts(dwells, 1) AS i "
         "FROM v) d JOIN viewed p ON p.site_id = d.site_id AND p.visit_key = d.visit_key AND p.url = d.x.u AND p.t <= d.x.t "
-        f"WHERE {kept.format(t='d.x.t')} GROUP BY d.site_id, d.visit_key, d.i), "
-        "dwelt AS (SELECT site_id, visit_key, product_id, list_sort(list(d)) AS dwells FROM attributed GROUP BY ALL), "
+        f"WHERE {kept.format(t='d.x.t')} GROUP BY d.site_id, d.visit_key, d.x.u, d.i), "
+        "stays AS (SELECT site_id, visit_key, viewed.p AS product_id, max(d) AS d FROM attributed "
+        "GROUP BY site_id, visit_key, url, viewed), "
+        "dwelt AS (SELECT site_id, visit_key, product_id, list_sort(list(d)) AS dwells FROM stays GROUP BY ALL), "
         "counted AS (SELECT site_id, visit_key, product_id, count(*) AS views FROM viewed GROUP BY ALL) "
         "SELECT s.site_id, s.visit_key, s.product_id, coalesce(c.views, 0) AS views, coalesce(d.dwells, []) AS dwells "
         "FROM seen s LEFT JOIN counted c USING (site_id, visit_key, product_id) "
@@ -450,9 +454,9 @@ def out_of_stock_sql(visits: str, kept: str = "true") -> str:
 class DerivedRollup:
     """A table of rows derived per visit from another rollup's merged rows by `rows` (SQL
     over rows of `source`, as out_of_stock_sql): kept like a rollup, for what depends on
-    all of a visit's events so far rather than adding up segment by segment (a dwell is on
-    the page of the product viewed there last before it, which a view arriving in a later
-    segment can change). After `source` merged a segment, the visits it touched are
+    all of a visit's events so far rather than adding up segment by segment (a dwell
+    belongs to the product view made last on its URL before it, which a view arriving in a
+    later segment can change). After `source` merged a segment, the visits it touched are
     derived again."""
 
     table: str
