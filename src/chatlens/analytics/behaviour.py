@@ -127,7 +127,7 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
     # that end: from the range's start to the latest end of the visits crossing it, and
     # from the earliest start of those crossing its end. Asked first, these bounds reach
     # the events' scans as constants, so that DuckDB reads only the row groups at the
-    # ends (a month's range ending mid-hour: 0.75 of the report's time).
+    # ends (a month from mid-hour to mid-hour: 0.82-0.84 of the report's time).
     [windows] = run(
         store,
         "SELECT coalesce(epoch_us(max(r.behaviour_last) FILTER (WHERE r.behaviour_first < make_timestamptz($since::BIGINT))), "
