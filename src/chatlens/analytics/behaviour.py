@@ -223,7 +223,8 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
 
     # Out-of-stock demand per visit and product it saw out of stock (store/schema.py
     # out_of_stock_sql): a visit inside the range from the store's out-of-stock rollup; one
-    # that crosses an end of it from its rollup lists' entries in the range.
+    # that crosses an end of it from its events in the range, gathered into the shopping
+    # rollup's lists by that rollup's own SELECT.
     crossing_events = f"(SELECT * FROM events e WHERE {scope.in_range('e')} AND {crossing})"
     crossing_visits = f"({VISIT_SHOPPING_ROLLUP.select(crossing_events)})"
     ctes.append(

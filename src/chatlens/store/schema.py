@@ -425,8 +425,8 @@ def out_of_stock_sql(visits: str, kept: str = "true") -> str:
     names a URL: it belongs to the product view the visit made last with that URL at or
     before it (at the same instant, the greatest product id), and a view's stay is the
     largest of its dwells (the browser SDK reports a growing total while the visitor
-    stays). `visits`: rows of `visit_shopping_rollup`; `kept`: a condition on `{t}`, a
-    list entry's time, for the entries that count (a report's range)."""
+    stays). `visits`: rows of `visit_shopping_rollup`, or of its SELECT over some events;
+    `kept`: a condition on `{t}`, a list entry's time, for the entries that count."""
     return (
         f"SELECT * FROM (WITH v AS (SELECT site_id, visit_key, product_pages, dwells, out_of_stock FROM {visits} "
         "WHERE len(out_of_stock) > 0), "
@@ -483,7 +483,7 @@ class DerivedRollup:
 # Behaviour's out-of-stock demand of a visit inside a report's range is read here instead
 # of joining 1.6M product views and 1.5M dwells to the visits that saw a product out of
 # stock (about a quarter of the report's CPU on the 10M-event benchmark); a visit that
-# crosses an end of the range is worked out from its shopping lists at report time.
+# crosses an end of the range is worked out at report time, from its events in the range.
 OUT_OF_STOCK_ROLLUP = DerivedRollup(
     "out_of_stock_rollup",
     "site_id VARCHAR NOT NULL, visit_key UBIGINT NOT NULL, product_id VARCHAR NOT NULL, views BIGINT NOT NULL, "
