@@ -418,28 +418,28 @@ VISIT_SHOPPING_ROLLUP = Rollup(
 )
 
 
-def out_of_stock_sql(visits: str, kept: str = "true") -> str:
+def out_of_stock_sql(visits: str) -> str:
     """SQL: behaviour's out-of-stock demand (analytics/behaviour.py) per visit and product
     it saw out of stock, as rows (site_id, visit_key, product_id, views, dwells): its
     product views of the product, and how long each of them was stayed on, sorted. A dwell
     names a URL: it belongs to the product view the visit made last with that URL at or
     before it (at the same instant, the greatest product id), and a view's stay is the
     largest of its dwells (the browser SDK reports a growing total while the visitor
-    stays). `visits`: rows of `visit_shopping_rollup`, or of its SELECT over some events;
-    `kept`: a condition on `{t}`, a list entry's time, for the entries that count."""
+    stays). `visits`: rows of `visit_shopping_rollup`, or of its SELECT over some events
+    (a report's, for the visits crossing an end of its range)."""
     return (
         f"SELECT * FROM (WITH v AS (SELECT site_id, visit_key, product_pages, dwells, out_of_stock FROM {visits} "
         "WHERE len(out_of_stock) > 0), "
         "seen AS (SELECT DISTINCT site_id, visit_key, x.p AS product_id FROM "
-        f"(SELECT site_id, visit_key, unnest(out_of_stock) AS x FROM v) WHERE {kept.format(t='x.t')}), "
+        "(SELECT site_id, visit_key, unnest(out_of_stock) AS x FROM v)), "
         "viewed AS (SELECT site_id, visit_key, x.p AS product_id, x.u AS url, x.t AS t FROM "
-        f"(SELECT site_id, visit_key, unnest(product_pages) AS x FROM v) WHERE {kept.format(t='x.t')}), "
+        "(SELECT site_id, visit_key, unnest(product_pages) AS x FROM v)), "
         # each dwell (i: its place in the list) with the view it belongs to, then each
         # view's stay
         "attributed AS (SELECT d.site_id, d.visit_key, d.x.u AS url, max({'t': p.t, 'p': p.product_id}) AS viewed, "
         "any_value(d.x.d) AS d FROM (SELECT site_id, visit_key, unnest(dwells) AS x, generate_subscripts(dwells, 1) AS i "
         "FROM v) d JOIN viewed p ON p.site_id = d.site_id AND p.visit_key = d.visit_key AND p.url = d.x.u AND p.t <= d.x.t "
-        f"WHERE {kept.format(t='d.x.t')} GROUP BY d.site_id, d.visit_key, d.x.u, d.i), "
+        "GROUP BY d.site_id, d.visit_key, d.x.u, d.i), "
         "stays AS (SELECT site_id, visit_key, viewed.p AS product_id, max(d) AS d FROM attributed "
         "GROUP BY site_id, visit_key, url, viewed), "
         "dwelt AS (SELECT site_id, visit_key, product_id, list_sort(list(d)) AS dwells FROM stays GROUP BY ALL), "
