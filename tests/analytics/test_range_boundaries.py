@@ -19,10 +19,12 @@ crosses an end of it from its events):
     M      v-sm     A 23:58, B 23:59, A day 2 00:01, C 00:02    search "sofa" 23:59:30, "tv" day 2 00:03;
                                                                 A out of stock 23:58:10 and day 2 00:01:10,
                                                                 dwell on A's page 23:58:30 (20 s) and day 2
-                                                                00:01:30 (40 s)
+                                                                00:01:30 (40 s); filter price=low 23:59:40
+                                                                and day 2 00:02:30, brand=acme day 2 00:04
     N      v-sn     A 22:00, B 22:01                            search "lamp" 22:00:30; B out of stock
-                                                                22:01:10, dwell on B's page 22:01:30 (15 s)
-    O      v-sm     -                                           dwell day 2 00:05
+                                                                22:01:10, dwell on B's page 22:01:30 (15 s);
+                                                                filter price=low 22:00:40
+    O      v-sm     -                                           dwell day 2 00:05, filter price=low 00:05:10
 """
 
 from __future__ import annotations
@@ -69,10 +71,14 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                view(at(1, "23:59:00"), "B"),
                {"type": "search_event", "timestamp": at(1, "23:59:30"), "query": "sofa"}, view(at(2, "00:01:00"), "A"),
                out_of_stock(at(2, "00:01:10"), "A"), dwell(at(2, "00:01:30"), "A", 40),
-               view(at(2, "00:02:00"), "C"), {"type": "search_event", "timestamp": at(2, "00:03:00"), "query": "tv"}],
+               view(at(2, "00:02:00"), "C"), {"type": "search_event", "timestamp": at(2, "00:03:00"), "query": "tv"},
+               filter_(at(1, "23:59:40"), "price", "low"), filter_(at(2, "00:02:30"), "price", "low"),
+               filter_(at(2, "00:04:00"), "brand", "acme")],
         "sn": [view(at(1, "22:00:00"), "A"), {"type": "search_event", "timestamp": at(1, "22:00:30"), "query": "lamp"},
+               filter_(at(1, "22:00:40"), "price", "low"),
                view(at(1, "22:01:00"), "B"), out_of_stock(at(1, "22:01:10"), "B"), dwell(at(1, "22:01:30"), "B", 15)],
-        "so": [{"type": "dwell", "timestamp": at(2, "00:05:00"), "url": "https://shop.example/", "durationSeconds": 5}],
+        "so": [{"type": "dwell", "timestamp": at(2, "00:05:00"), "url": "https://shop.example/", "durationSeconds": 5},
+               filter_(at(2, "00:05:10"), "price", "low")],
     }
     visitors = {"so": "v-sm"}
     try:
@@ -95,6 +101,10 @@ def view(ms: int, product: str) -> dict[str, Any]:
 
 def out_of_stock(ms: int, product: str) -> dict[str, Any]:
     return {"type": "product_status", "timestamp": ms, "productId": product, "status": "out_of_stock"}
+
+
+def filter_(ms: int, kind: str, value: str) -> dict[str, Any]:
+    return {"type": "filter_usage", "timestamp": ms, "filterType": kind, "filterValue": value}
 
 
 def dwell(ms: int, product: str, seconds: float) -> dict[str, Any]:
@@ -183,6 +193,22 @@ def test_behaviour_out_of_stock_demand_counts_what_a_crossing_visit_did_in_the_r
     assert out_of_stock(BOTH) == [["A", 1, 2, 60.0, 30.0], ["B", 1, 1, 15.0, 15.0]]
     assert out_of_stock({**DAY_1, "device": "desktop"}) == out_of_stock(DAY_1)
     assert out_of_stock({**BOTH, "device": "mobile"}) == []
+
+
+def test_behaviour_filters_count_the_uses_in_the_range_when_a_visit_crosses_midnight(srv: Server) -> None:
+    """M crosses midnight: each day counts its uses of that day; N (day 1) and O (day 2)
+    lie inside one day, read from the store's filter rollup, and count in no other."""
+    def filters(params: dict[str, str]) -> list[list[Any]]:
+        # filter, value, uses, visits
+        [rows] = [t["rows"] for t in get(srv, "behaviour", params)["tables"] if t["key"] == "filters"]
+        return rows
+
+    assert filters(DAY_1) == [["price", "low", 2, 2]]  # M 23:59:40, N
+    assert filters(DAY_2) == [["price", "low", 2, 2], ["brand", "acme", 1, 1]]  # M 00:02:30, O; M
+    assert filters(BOTH) == [["price", "low", 4, 3], ["brand", "acme", 1, 1]]  # M twice (then inside), N, O
+    assert filters({**DAY_1, "device": "desktop"}) == filters(DAY_1)
+    assert filters({**DAY_2, "device": "desktop"}) == filters(DAY_2)
+    assert filters({**BOTH, "device": "mobile"}) == []
 
 
 def test_behaviour_trend_counts_partial_hours_at_the_ends_of_the_range(srv: Server) -> None:

@@ -26,7 +26,8 @@ def rollup(store: DuckDBStore, table: str = "visit_rollup") -> list[tuple[Any, .
     lists = {"visit_rollup": ("page_types", "views", "product_pairs"),
              "visit_shopping_rollup": ("product_pages", "dwells", "out_of_stock"),
              "conversation_rollup": ("error_lists", "logged_keys"), "visit_page_rollup": (), "decision_rollup": ("answers",),
-             "behaviour_hour_rollup": (), "out_of_stock_rollup": ()}[table]
+             "behaviour_hour_rollup": (), "out_of_stock_rollup": (), "visit_search_rollup": (),
+             "visit_filter_rollup": ()}[table]
     replace = f" REPLACE ({', '.join(f'list_sort({c}) AS {c}' for c in lists)})" if lists else ""
     return store._cursor().execute(
         f"SELECT COLUMNS(*)::VARCHAR FROM (SELECT *{replace} FROM {table}) ORDER BY ALL"
@@ -124,6 +125,8 @@ def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_pat
     hours = rollup(store, "behaviour_hour_rollup")
     shopping = rollup(store, "visit_shopping_rollup")
     out_of_stock = rollup(store, "out_of_stock_rollup")
+    searches = rollup(store, "visit_search_rollup")
+    filters = rollup(store, "visit_filter_rollup")
     store.rebuild_rollups()
     assert merged == rollup(store)
     assert conversations == rollup(store, "conversation_rollup")
@@ -132,6 +135,13 @@ def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_pat
     assert hours == rollup(store, "behaviour_hour_rollup")
     assert shopping == rollup(store, "visit_shopping_rollup")
     assert out_of_stock == rollup(store, "out_of_stock_rollup")
+    assert searches == rollup(store, "visit_search_rollup") and filters == rollup(store, "visit_filter_rollup")
+    assert {r[2] for r in searches} == {"hood", "hood 90"}, "queries normalized"
+    [(searched, used)] = store._cursor().execute(
+        "SELECT count(*) FILTER (WHERE type = 'search_event'), count(*) FILTER (WHERE type = 'filter_usage') "
+        "FROM events WHERE visit_key IS NOT NULL").fetchall()
+    assert (sum(int(r[3]) for r in searches), sum(int(r[4]) for r in filters)) == (searched, used) > (0, 0), \
+        "every search and filter use of a visit counted once"
     assert any(r[3] != "0" for r in out_of_stock) and any(r[4] != "[]" for r in out_of_stock) \
         and any(r[3] == "0" for r in out_of_stock), "out of stock: with views and dwells, and seen but never viewed"
     assert {r[2] for r in hours} == {"page_view", "add", "remove"} and {r[4] for r in hours} == {"true", "false"}, \

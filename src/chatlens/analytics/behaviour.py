@@ -68,15 +68,20 @@ from chatlens.analytics.scope import ReportQuery, Scope, type_in
 from chatlens.analytics.timeseries import bucket_sql, fill_buckets
 from chatlens.model.events import BEHAVIOUR_TYPES
 from chatlens.store.base import EventStore
-from chatlens.store.schema import BEHAVIOUR_COUNTS, HOUR_US, VISIT_SHOPPING_ROLLUP, count_sql, out_of_stock_sql
+from chatlens.store.schema import (
+    BEHAVIOUR_COUNTS,
+    HOUR_US,
+    NORMALIZED_QUERY_SQL,
+    VISIT_SHOPPING_ROLLUP,
+    count_sql,
+    out_of_stock_sql,
+)
 
 BEHAVIOUR_TYPES_SQL = type_in("e", (t.name for t in BEHAVIOUR_TYPES))
 COUNTED_TYPES_SQL = type_in("e", ("page_view", "search_event", "cart_action", "product_status"))
 # The visit of a behaviour event: its visit key (store/schema.py), the key of its session
 # (no behaviour type has a conversation id; without a session, none).
 VISIT_SQL = "e.visit_key"
-# A search query as it is grouped.
-NORMALIZED_QUERY_SQL = "trim(lower(regexp_replace(e.query, '\\s+', ' ', 'g')))"
 
 SUMMARY = (
     ("page_views", "Page views", "int", "page_view events"),
@@ -240,28 +245,47 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
     )
     order["out_of_stock"] = "visits DESC, product_id"
 
-    # Searches, and whether the visit viewed a product after its first search.
-    ctes += [
-        f"search_rows AS (SELECT {VISIT_SQL} AS visit, e.query, e.ts {source} AND e.type = 'search_event')",
-        # the regular expression runs once per distinct text, not once per search
-        f"normalized AS (SELECT query, {NORMALIZED_QUERY_SQL} AS q FROM (SELECT DISTINCT query FROM search_rows) e)",
-        "searched AS (SELECT visit, q, count(*) AS n, min(ts) AS first_at "
-        "FROM search_rows JOIN normalized USING (query) GROUP BY visit, q)",
-        # a visit's latest product view: the rollup's for a visit inside the range, else
-        # from its product views in the range
-        "last_view AS (SELECT visit, last_product_view AS at FROM behaviour_visits WHERE inside UNION ALL "
-        f"SELECT {VISIT_SQL} AS visit, max(e.ts) AS at FROM events e WHERE {scope.in_range('e')} "
-        f"AND e.type = 'page_view' AND e.product_id IS NOT NULL AND {crossing} GROUP BY ALL)",
+    # Searches and filters: a visit inside the range from its rows in the search and
+    # filter rollups (per visit and normalized query, per visit, filter and value), one
+    # that crosses an end of it from its events near that end, and without filters the
+    # events of no visit (counted as searches and uses, never as visits). Rows are read
+    # by their first time too, so that a range skips the row groups of other visits.
+    normalized = NORMALIZED_QUERY_SQL.format(query="e.query")
+    searched = [
+        # whether the visit viewed a product after its first search: its latest product view
+        "SELECT s.visit_key AS visit, s.q, s.n, s.first_at, b.last_product_view AS viewed_at FROM visit_search_rollup s "
+        f"JOIN behaviour_visits b ON b.visit = s.visit_key AND b.inside WHERE s.site_id = $site AND {scope.during('s.first_at')}",
+        f"SELECT c.visit, c.q, c.n, c.first_at, l.viewed_at FROM (SELECT {VISIT_SQL} AS visit, {normalized} AS q, "
+        f"count(*) AS n, min(e.ts) AS first_at FROM events e WHERE {scope.in_range('e')} AND e.type = 'search_event' "
+        f"AND {crossing} GROUP BY ALL) c LEFT JOIN (SELECT {VISIT_SQL} AS visit, max(e.ts) AS viewed_at FROM events e "
+        f"WHERE {scope.in_range('e')} AND e.type = 'page_view' AND e.product_id IS NOT NULL AND {crossing} "
+        "GROUP BY ALL) l USING (visit)",
     ]
+    # Without filters, a filter row is chosen by its first time, not by joining its visit
+    # (0.80 of the report's time against 0.89 with the join): every row of a visit inside
+    # the range lies in it, no row of a visit before or after it does, and the visits that
+    # cross an end of it are left to their events.
+    member = "IN (SELECT visit FROM behaviour_visits WHERE inside)" if query.filters else \
+        "NOT IN (SELECT visit FROM behaviour_visits WHERE NOT inside)"
+    used = [
+        "SELECT f.visit_key AS visit, f.filter_type, f.filter_value, f.n FROM visit_filter_rollup f "
+        f"WHERE f.site_id = $site AND {scope.during('f.first_at')} AND f.visit_key {member}",
+        f"SELECT {VISIT_SQL}, e.filter_type, e.filter_value, count(*) FROM events e WHERE {scope.in_range('e')} "
+        f"AND e.type = 'filter_usage' AND {crossing} GROUP BY ALL",
+    ]
+    if not query.filters:
+        searched.append(f"SELECT NULL, {normalized}, count(*), NULL, NULL FROM events e WHERE {scope.in_range('e')} "
+                        f"AND e.type = 'search_event' AND {VISIT_SQL} IS NULL GROUP BY ALL")
+        used.append(f"SELECT NULL, e.filter_type, e.filter_value, count(*) FROM events e WHERE {scope.in_range('e')} "
+                    f"AND e.type = 'filter_usage' AND {VISIT_SQL} IS NULL GROUP BY ALL")
     parts["searches"] = (
-        "SELECT q, sum(n)::BIGINT AS searches, count(s.visit) AS visits, count(*) FILTER (WHERE l.at > s.first_at) AS viewed "
-        "FROM searched s LEFT JOIN last_view l USING (visit) GROUP BY q"
+        "SELECT q, sum(n)::BIGINT AS searches, count(visit) AS visits, count(*) FILTER (WHERE viewed_at > first_at) AS viewed "
+        f"FROM ({' UNION ALL '.join(searched)}) GROUP BY q"
     )
     order["searches"] = "searches DESC, visits DESC, q"
-
     parts["filters"] = (
-        f"SELECT e.filter_type, e.filter_value, count(*) AS uses, count(DISTINCT {VISIT_SQL}) AS visits "
-        f"{source} AND e.type = 'filter_usage' GROUP BY ALL"
+        "SELECT filter_type, filter_value, sum(n)::BIGINT AS uses, count(visit) AS visits "
+        f"FROM ({' UNION ALL '.join(used)}) GROUP BY ALL"
     )
     order["filters"] = "uses DESC, visits DESC, filter_type, filter_value"
 

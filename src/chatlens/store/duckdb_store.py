@@ -36,7 +36,7 @@ log = logging.getLogger("chatlens.store")
 
 SCHEMA_VERSION = 2  # 2: the visitor and visit keys (store/schema.py KEY_COLUMNS)
 # Bumped when the rollup's definition changes: the table is then rebuilt from `events`.
-ROLLUP_VERSION = "14"
+ROLLUP_VERSION = "15"
 
 # Journal lines carry timestamps as UTC microseconds and UUIDs and JSON as text.
 _LINE_TYPES = {"TIMESTAMPTZ": "BIGINT", "UUID": "VARCHAR"}
