@@ -5,10 +5,11 @@ conversation rollups, one transaction) against the bare load it replaced, a hand
     .venv/bin/python benchmarks/load_segment.py [--segments 20] [--rows 50000]
 
 Each segment is what one second of ingestion at 50,000 events/s writes: batches of 20
-events from 60,000 sessions (page views and product statuses with product ids, dwell, searches, filter
-uses, widget loads, lifecycle events with metadata, messages), times spread over that second. Both sides load the same
-segment files into their own fresh database, alternating segment by segment, so that
-their tables grow alike; the median and p90 wall time per segment are printed.
+events from 60,000 sessions (page views and product statuses with product ids, dwell,
+searches, filter uses, cart actions, widget loads, lifecycle events with metadata,
+messages), times spread over that second. Both sides load the same segment files into
+their own fresh database, alternating segment by segment, so that their tables grow
+alike; the median and p90 wall time per segment are printed.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from chatlens.store.schema import STORED_COLUMN_NAMES
 
 BASE_US = 1_795_262_400_000_000
 KINDS = ["page_view"] * 6 + ["dwell"] * 4 + ["product_status"] * 2 + [
-    "search_event", "filter_usage", "chat.ready", "CHAT_VISIBLE", "chat.started", "message", "chat.completed"]
+    "search_event", "filter_usage", "cart_action", "chat.ready", "CHAT_VISIBLE", "chat.started", "message", "chat.completed"]
 QUERIES = ["range hood", "Range  Hood", "oven", "sofa", "tv"]
 
 
@@ -52,10 +53,14 @@ def write_segment(path: Path, rng: random.Random, second: int, rows: int) -> Non
                 columns = {"query": rng.choice(QUERIES)}
             if kind == "filter_usage":
                 columns = {"filter_type": "price", "filter_value": rng.choice(["low", "high"])}
-            if kind not in ("page_view", "dwell", "product_status", "search_event", "filter_usage"):
+            if kind == "cart_action":
+                columns = {"action": rng.choice(["add", "remove"]), "product_id": f"p{product}"}
+            if kind not in ("page_view", "dwell", "product_status", "search_event", "filter_usage", "cart_action"):
                 columns["interaction_id"] = f"i{session}"
             if kind == "message":
                 columns["sender"] = "user"
+            if kind == "cart_action":
+                properties = json.dumps({"productName": f"Product {product}"})
             if kind == "chat.completed":
                 properties = json.dumps({"metadata": {"waitingForAgent": 3000, "userMessages": 4, "errors": []}})
             lines.append(encoder.encode(str(uuid.uuid4()), kind, ts, ts, columns, properties))

@@ -20,7 +20,10 @@ crosses an end of it from its events):
                                                                 A out of stock 23:58:10 and day 2 00:01:10,
                                                                 dwell on A's page 23:58:30 (20 s) and day 2
                                                                 00:01:30 (40 s); filter price=low 23:59:40
-                                                                and day 2 00:02:30, brand=acme day 2 00:04
+                                                                and day 2 00:02:30, brand=acme day 2 00:04;
+                                                                cart: add A "Armchair" 23:58:20, add A
+                                                                "Armchair II" day 2 00:01:20, remove B
+                                                                (no name) day 2 00:02:10
     N      v-sn     A 22:00, B 22:01                            search "lamp" 22:00:30; B out of stock
                                                                 22:01:10, dwell on B's page 22:01:30 (15 s);
                                                                 filter price=low 22:00:40
@@ -73,7 +76,8 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                out_of_stock(at(2, "00:01:10"), "A"), dwell(at(2, "00:01:30"), "A", 40),
                view(at(2, "00:02:00"), "C"), {"type": "search_event", "timestamp": at(2, "00:03:00"), "query": "tv"},
                filter_(at(1, "23:59:40"), "price", "low"), filter_(at(2, "00:02:30"), "price", "low"),
-               filter_(at(2, "00:04:00"), "brand", "acme")],
+               filter_(at(2, "00:04:00"), "brand", "acme"), cart(at(1, "23:58:20"), "add", "A", "Armchair"),
+               cart(at(2, "00:01:20"), "add", "A", "Armchair II"), cart(at(2, "00:02:10"), "remove", "B")],
         "sn": [view(at(1, "22:00:00"), "A"), {"type": "search_event", "timestamp": at(1, "22:00:30"), "query": "lamp"},
                filter_(at(1, "22:00:40"), "price", "low"),
                view(at(1, "22:01:00"), "B"), out_of_stock(at(1, "22:01:10"), "B"), dwell(at(1, "22:01:30"), "B", 15)],
@@ -101,6 +105,11 @@ def view(ms: int, product: str) -> dict[str, Any]:
 
 def out_of_stock(ms: int, product: str) -> dict[str, Any]:
     return {"type": "product_status", "timestamp": ms, "productId": product, "status": "out_of_stock"}
+
+
+def cart(ms: int, action: str, product: str, name: str | None = None) -> dict[str, Any]:
+    return {"type": "cart_action", "timestamp": ms, "action": action, "productId": product,
+            **({"productName": name} if name else {})}
 
 
 def filter_(ms: int, kind: str, value: str) -> dict[str, Any]:
@@ -209,6 +218,35 @@ def test_behaviour_filters_count_the_uses_in_the_range_when_a_visit_crosses_midn
     assert filters({**DAY_1, "device": "desktop"}) == filters(DAY_1)
     assert filters({**DAY_2, "device": "desktop"}) == filters(DAY_2)
     assert filters({**BOTH, "device": "mobile"}) == []
+
+
+def test_behaviour_products_count_whole_days_and_the_partial_days_at_the_ends(srv: Server) -> None:
+    """Whole days come from the store's per-day product rollup, the partial days at the
+    ends of the range from the events; with a filter, every day from the events."""
+    def products(params: dict[str, str]) -> tuple[list[list[Any]], list[list[Any]]]:
+        # most viewed: product, name, views, unique visitors, adds, removes; cart: product,
+        # name, adds, removes, net
+        tables = {t["key"]: t["rows"] for t in get(srv, "behaviour", params)["tables"]}
+        return tables["products"], tables["cart"]
+
+    assert products(DAY_1) == ([["A", "Armchair", 2, 2, 1, 0], ["B", None, 2, 2, 0, 0]], [["A", "Armchair", 1, 0, 1]])
+    assert products(DAY_2) == ([["A", "Armchair II", 1, 1, 1, 0], ["C", None, 1, 1, 0, 0]],  # B: not viewed
+                               [["A", "Armchair II", 1, 0, 1], ["B", None, 0, 1, -1]])
+    assert products(BOTH) == ([["A", "Armchair II", 3, 2, 2, 0], ["B", None, 2, 2, 0, 1], ["C", None, 1, 1, 0, 0]],
+                              [["A", "Armchair II", 2, 0, 2], ["B", None, 0, 1, -1]])
+    # day 1 whole (N's A and B, M's A, B and first add), then day 2 up to 00:01:30 (M's A
+    # and its second add) or 00:01:10 (M's A only)
+    late = {"from": "2026-11-09T12:00:00Z", "to": "2026-11-11T00:01:30Z"}
+    expected = ([["A", "Armchair II", 3, 2, 2, 0], ["B", None, 2, 2, 0, 0]], [["A", "Armchair II", 2, 0, 2]])
+    assert products(late) == expected
+    assert products({**late, "device": "desktop"}) == expected  # from the events alone
+    assert products({**late, "to": "2026-11-11T00:01:10Z"}) == (
+        [["A", "Armchair", 3, 2, 1, 0], ["B", None, 2, 2, 0, 0]], [["A", "Armchair", 1, 0, 1]])
+    # from 22:00:30 on day 1 (N's B, M's A, B and first add), then day 2 whole
+    early = {"from": "2026-11-10T22:00:30Z", "to": "2026-11-12T00:00:00Z"}
+    expected = ([["A", "Armchair II", 2, 1, 2, 0], ["B", None, 2, 2, 0, 1], ["C", None, 1, 1, 0, 0]],
+                [["A", "Armchair II", 2, 0, 2], ["B", None, 0, 1, -1]])
+    assert products(early) == expected and products({**early, "device": "desktop"}) == expected
 
 
 def test_behaviour_trend_counts_partial_hours_at_the_ends_of_the_range(srv: Server) -> None:

@@ -27,7 +27,7 @@ def rollup(store: DuckDBStore, table: str = "visit_rollup") -> list[tuple[Any, .
              "visit_shopping_rollup": ("product_pages", "dwells", "out_of_stock"),
              "conversation_rollup": ("error_lists", "logged_keys"), "visit_page_rollup": (), "decision_rollup": ("answers",),
              "behaviour_hour_rollup": (), "out_of_stock_rollup": (), "visit_search_rollup": (),
-             "visit_filter_rollup": ()}[table]
+             "visit_filter_rollup": (), "product_day_rollup": ()}[table]
     replace = f" REPLACE ({', '.join(f'list_sort({c}) AS {c}' for c in lists)})" if lists else ""
     return store._cursor().execute(
         f"SELECT COLUMNS(*)::VARCHAR FROM (SELECT *{replace} FROM {table}) ORDER BY ALL"
@@ -68,6 +68,8 @@ def random_events(rng: random.Random, visits: int) -> list[bytes]:
             elif kind == "cart_action":
                 columns["action"] = rng.choice(["add", "remove"])
                 columns["product_id"] = rng.choice(["p1", "p2"])
+                name = rng.choice(["Hood", "Island hood", None])
+                properties = json.dumps({"productName": name} if name else {})
             elif kind == "product_status":
                 columns["status"] = rng.choice(["out_of_stock", "in_stock"])
                 columns["product_id"] = rng.choice(["p1", "p3"])
@@ -127,6 +129,7 @@ def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_pat
     out_of_stock = rollup(store, "out_of_stock_rollup")
     searches = rollup(store, "visit_search_rollup")
     filters = rollup(store, "visit_filter_rollup")
+    products = rollup(store, "product_day_rollup")
     store.rebuild_rollups()
     assert merged == rollup(store)
     assert conversations == rollup(store, "conversation_rollup")
@@ -136,6 +139,8 @@ def test_merging_segments_in_any_order_equals_rebuilding_from_all_events(tmp_pat
     assert shopping == rollup(store, "visit_shopping_rollup")
     assert out_of_stock == rollup(store, "out_of_stock_rollup")
     assert searches == rollup(store, "visit_search_rollup") and filters == rollup(store, "visit_filter_rollup")
+    assert products == rollup(store, "product_day_rollup")
+    assert any(r[3] != "0" for r in products) and any(r[6] is not None for r in products), "products viewed and named"
     assert {r[2] for r in searches} == {"hood", "hood 90"}, "queries normalized"
     [(searched, used)] = store._cursor().execute(
         "SELECT count(*) FILTER (WHERE type = 'search_event'), count(*) FILTER (WHERE type = 'filter_usage') "

@@ -399,6 +399,31 @@ BEHAVIOUR_HOUR_ROLLUP = Rollup(
 )
 
 
+# Behaviour's products (analytics/behaviour.py) per UTC day: each product's views, cart adds
+# and removes, and the latest name a cart action carried. A report without filters sums
+# the days inside its range (2,000 products by 30 days: 61k rows, against 1.6M product
+# views and 393k cart actions to group, with their JSON) and counts the events of the
+# partial days at its ends.
+DAY_US = 24 * HOUR_US
+PRODUCT_DAY_ROLLUP = Rollup(
+    "product_day_rollup",
+    (
+        ("site_id", "VARCHAR", "e.site_id"),
+        ("day", "BIGINT", f"(epoch_us(e.ts) // {DAY_US}) * {DAY_US}"),  # its start, UTC microseconds
+        ("product_id", "VARCHAR", "e.product_id"),
+    ),
+    "e.product_id IS NOT NULL AND e.type IN ('page_view', 'cart_action')",
+    (
+        ("views", "BIGINT", count_sql("*", "e.type = 'page_view'"), SUM),
+        ("adds", "BIGINT", count_sql("*", "e.type = 'cart_action' AND e.action = 'add'"), SUM),
+        ("removes", "BIGINT", count_sql("*", "e.type = 'cart_action' AND e.action = 'remove'"), SUM),
+        # at the same instant, the greatest name
+        ("named", _FIRST, "max({'t': e.ts, 'v': e.properties->>'productName'}) "
+         "FILTER (WHERE e.type = 'cart_action' AND (e.properties->>'productName') IS NOT NULL)", LATEST),
+    ),
+)
+
+
 # A search query as behaviour groups it (analytics/behaviour.py): lower-cased, each run of
 # whitespace made one space, trimmed; `{query}`: the query's SQL.
 NORMALIZED_QUERY_SQL = "trim(lower(regexp_replace({query}, '\\s+', ' ', 'g')))"
@@ -518,8 +543,8 @@ OUT_OF_STOCK_ROLLUP = DerivedRollup(
     out_of_stock_sql,
 )
 ROLLUPS: tuple[Rollup | DerivedRollup, ...] = (
-    VISIT_ROLLUP, CONVERSATION_ROLLUP, VISIT_PAGE_ROLLUP, DECISION_ROLLUP, BEHAVIOUR_HOUR_ROLLUP, VISIT_SEARCH_ROLLUP,
-    VISIT_FILTER_ROLLUP, VISIT_SHOPPING_ROLLUP, OUT_OF_STOCK_ROLLUP,
+    VISIT_ROLLUP, CONVERSATION_ROLLUP, VISIT_PAGE_ROLLUP, DECISION_ROLLUP, BEHAVIOUR_HOUR_ROLLUP, PRODUCT_DAY_ROLLUP,
+    VISIT_SEARCH_ROLLUP, VISIT_FILTER_ROLLUP, VISIT_SHOPPING_ROLLUP, OUT_OF_STOCK_ROLLUP,
 )
 # The visit key of a `conversation_rollup` row `c`: the session of its first browser
 # event, else the conversation itself (as VISIT for events without a session).
