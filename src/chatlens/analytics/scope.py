@@ -203,7 +203,7 @@ class Scope:
             values = getattr(f, name)
             if values:
                 self.params[f"f_{name}"] = list(values)
-                self._filters.append(f"{ATTRIBUTES[name]} IN (SELECT unnest($f_{name}::VARCHAR[]))")
+                self._filters.append(f"list_contains($f_{name}::VARCHAR[], {ATTRIBUTES[name]})")
         if f.language:
             language, clauses = ATTRIBUTES["language"], []
             for i, value in enumerate(f.language):
