@@ -28,6 +28,8 @@ crosses an end of it from its events):
                                                                 22:01:10, dwell on B's page 22:01:30 (15 s);
                                                                 filter price=low 22:00:40
     O      v-sm     -                                           dwell day 2 00:05, filter price=low 00:05:10
+    P      v-sp     D 23:59:10, E 23:59:15                      search "desk" 23:59:20 (inside day 1, near
+                                                                its end, where M's events are read)
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "sn": [view(at(1, "22:00:00"), "A"), {"type": "search_event", "timestamp": at(1, "22:00:30"), "query": "lamp"},
                filter_(at(1, "22:00:40"), "price", "low"),
                view(at(1, "22:01:00"), "B"), out_of_stock(at(1, "22:01:10"), "B"), dwell(at(1, "22:01:30"), "B", 15)],
+        "sp": [view(at(1, "23:59:10"), "D"), view(at(1, "23:59:15"), "E"),
+               {"type": "search_event", "timestamp": at(1, "23:59:20"), "query": "desk"}],
         "so": [{"type": "dwell", "timestamp": at(2, "00:05:00"), "url": "https://shop.example/", "durationSeconds": 5},
                filter_(at(2, "00:05:10"), "price", "low")],
     }
@@ -169,17 +173,19 @@ def test_behaviour_counts_each_event_in_its_range_when_a_visit_crosses_midnight(
         return rows
 
     day_1, pairs_1 = behaviour(DAY_1)
-    assert (day_1["visits"], day_1["visitors"], day_1["product_views"], day_1["searches"]) == (2, 2, 4, 2)
-    assert pairs_1 == [["A", "B", 2, 2]]  # M (crossing: its day-1 views) and N (inside)
-    # N (inside) viewed B after "lamp"; M (crossing) viewed A and C after "sofa", but on day 2
-    assert searches(DAY_1) == [["lamp", 1, 1, 1, 100.0], ["sofa", 1, 1, 0, 0.0]]
-    assert searches(BOTH) == [["lamp", 1, 1, 1, 100.0], ["sofa", 1, 1, 1, 100.0], ["tv", 1, 1, 0, 0.0]]
+    assert (day_1["visits"], day_1["visitors"], day_1["product_views"], day_1["searches"]) == (3, 3, 6, 3)
+    assert pairs_1 == [["A", "B", 2, 2], ["D", "E", 1, 1]]  # M (crossing: its day-1 views), N and P (inside)
+    # N (inside) viewed B after "lamp"; M (crossing) viewed A and C after "sofa", but on
+    # day 2; P searched "desk" after its views
+    assert searches(DAY_1) == [["desk", 1, 1, 0, 0.0], ["lamp", 1, 1, 1, 100.0], ["sofa", 1, 1, 0, 0.0]]
+    assert searches(BOTH) == [["desk", 1, 1, 0, 0.0], ["lamp", 1, 1, 1, 100.0], ["sofa", 1, 1, 1, 100.0],
+                              ["tv", 1, 1, 0, 0.0]]
     day_2, pairs_2 = behaviour(DAY_2)
     assert (day_2["visits"], day_2["visitors"], day_2["product_views"], day_2["searches"]) == (2, 1, 2, 1)  # M, O
     assert pairs_2 == [["A", "C", 1, 1]]  # M's B -> A crossed midnight: B is not in day 2
     both, pairs_both = behaviour(BOTH)
-    assert (both["visits"], both["visitors"], both["product_views"]) == (3, 2, 6)
-    assert pairs_both == [["A", "B", 2, 3], ["A", "C", 1, 1]]  # M: A -> B -> A, N: A -> B
+    assert (both["visits"], both["visitors"], both["product_views"]) == (4, 3, 8)
+    assert pairs_both == [["A", "B", 2, 3], ["A", "C", 1, 1], ["D", "E", 1, 1]]  # M: A -> B -> A, N: A -> B
     # a filter and a breakdown read the visit's attributes off the rollup on both paths
     assert behaviour({**DAY_1, "device": "desktop"}) == (day_1, pairs_1)
     assert behaviour({**DAY_1, "device": "mobile"})[0]["visits"] == 0
@@ -229,22 +235,23 @@ def test_behaviour_products_count_whole_days_and_the_partial_days_at_the_ends(sr
         tables = {t["key"]: t["rows"] for t in get(srv, "behaviour", params)["tables"]}
         return tables["products"], tables["cart"]
 
-    assert products(DAY_1) == ([["A", "Armchair", 2, 2, 1, 0], ["B", None, 2, 2, 0, 0]], [["A", "Armchair", 1, 0, 1]])
+    d_e = [["D", None, 1, 1, 0, 0], ["E", None, 1, 1, 0, 0]]  # P's
+    assert products(DAY_1) == ([["A", "Armchair", 2, 2, 1, 0], ["B", None, 2, 2, 0, 0], *d_e], [["A", "Armchair", 1, 0, 1]])
     assert products(DAY_2) == ([["A", "Armchair II", 1, 1, 1, 0], ["C", None, 1, 1, 0, 0]],  # B: not viewed
                                [["A", "Armchair II", 1, 0, 1], ["B", None, 0, 1, -1]])
-    assert products(BOTH) == ([["A", "Armchair II", 3, 2, 2, 0], ["B", None, 2, 2, 0, 1], ["C", None, 1, 1, 0, 0]],
+    assert products(BOTH) == ([["A", "Armchair II", 3, 2, 2, 0], ["B", None, 2, 2, 0, 1], ["C", None, 1, 1, 0, 0], *d_e],
                               [["A", "Armchair II", 2, 0, 2], ["B", None, 0, 1, -1]])
     # day 1 whole (N's A and B, M's A, B and first add), then day 2 up to 00:01:30 (M's A
     # and its second add) or 00:01:10 (M's A only)
     late = {"from": "2026-11-09T12:00:00Z", "to": "2026-11-11T00:01:30Z"}
-    expected = ([["A", "Armchair II", 3, 2, 2, 0], ["B", None, 2, 2, 0, 0]], [["A", "Armchair II", 2, 0, 2]])
+    expected = ([["A", "Armchair II", 3, 2, 2, 0], ["B", None, 2, 2, 0, 0], *d_e], [["A", "Armchair II", 2, 0, 2]])
     assert products(late) == expected
     assert products({**late, "device": "desktop"}) == expected  # from the events alone
     assert products({**late, "to": "2026-11-11T00:01:10Z"}) == (
-        [["A", "Armchair", 3, 2, 1, 0], ["B", None, 2, 2, 0, 0]], [["A", "Armchair", 1, 0, 1]])
+        [["A", "Armchair", 3, 2, 1, 0], ["B", None, 2, 2, 0, 0], *d_e], [["A", "Armchair", 1, 0, 1]])
     # from 22:00:30 on day 1 (N's B, M's A, B and first add), then day 2 whole
     early = {"from": "2026-11-10T22:00:30Z", "to": "2026-11-12T00:00:00Z"}
-    expected = ([["A", "Armchair II", 2, 1, 2, 0], ["B", None, 2, 2, 0, 1], ["C", None, 1, 1, 0, 0]],
+    expected = ([["A", "Armchair II", 2, 1, 2, 0], ["B", None, 2, 2, 0, 1], ["C", None, 1, 1, 0, 0], *d_e],
                 [["A", "Armchair II", 2, 0, 2], ["B", None, 0, 1, -1]])
     assert products(early) == expected and products({**early, "device": "desktop"}) == expected
 
@@ -258,14 +265,15 @@ def test_behaviour_trend_counts_partial_hours_at_the_ends_of_the_range(srv: Serv
 
     # N's A at 22:00:00 is before the range, C at 00:02:00 after it
     odd = {"from": "2026-11-10T22:00:30Z", "to": "2026-11-11T00:01:30Z", "interval": "hour"}
-    expected = ([["2026-11-10T22:00:00Z", 1], ["2026-11-10T23:00:00Z", 2], ["2026-11-11T00:00:00Z", 1]],
-                [["product", 4]])
-    assert trend(odd) == expected  # 22:01 N's B; 23:58, 23:59 M's A and B (a whole hour); 00:01 M's A
+    expected = ([["2026-11-10T22:00:00Z", 1], ["2026-11-10T23:00:00Z", 4], ["2026-11-11T00:00:00Z", 1]],
+                [["product", 6]])
+    # 22:01 N's B; 23:58, 23:59 M's A and B, P's D and E (a whole hour); 00:01 M's A
+    assert trend(odd) == expected
     assert trend({**odd, "device": "desktop"}) == expected  # from the events alone
     assert trend({**odd, "breakdown": "device"}) == expected
     # within one hour: no whole hour at all
     assert trend({"from": "2026-11-10T23:58:30Z", "to": "2026-11-10T23:59:30Z", "interval": "hour"}) == (
-        [["2026-11-10T23:00:00Z", 1]], [["product", 1]])
+        [["2026-11-10T23:00:00Z", 3]], [["product", 3]])  # M's B, P's D and E
     # whole hours only
     assert trend({"from": "2026-11-10T22:00:00Z", "to": "2026-11-11T00:00:00Z", "interval": "day"}) == (
-        [["2026-11-10", 4]], [["product", 4]])
+        [["2026-11-10", 6]], [["product", 6]])
