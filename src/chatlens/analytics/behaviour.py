@@ -214,11 +214,11 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
     if query.filters:
         ctes.append(f"product_views AS MATERIALIZED (SELECT e.visitor_key, e.product_id {product_views})")
         product_views = "FROM product_views e WHERE true"
-        counted = {name: aggregate for name, _, aggregate, _ in PRODUCT_DAY_ROLLUP.columns}
+        aggregates = {name: aggregate for name, _, aggregate, _ in PRODUCT_DAY_ROLLUP.columns}
         product_rows = (
             "SELECT e.product_id, count(*) AS views, 0 AS adds, 0 AS removes, NULL AS named FROM product_views e "
-            f"GROUP BY e.product_id UNION ALL SELECT e.product_id, 0, {counted['adds']}, {counted['removes']}, "
-            f"{counted['named']} {source} AND e.type = 'cart_action' GROUP BY e.product_id"
+            f"GROUP BY e.product_id UNION ALL SELECT e.product_id, 0, {aggregates['adds']}, {aggregates['removes']}, "
+            f"{aggregates['named']} {source} AND e.type = 'cart_action' GROUP BY e.product_id"
         )
     else:
         days = {"first_day": -(-query.since_us // DAY_US) * DAY_US, "last_day": query.until_us // DAY_US * DAY_US}
