@@ -25,8 +25,8 @@ Headline metrics:
 Tables:
 - `products`, most viewed: per product, *views* (its product views), *unique visitors*
   (distinct visitor ids among those views), *cart adds* and *cart removes*, and its
-  *name*: the `productName` of its latest `cart_action` in scope that carried one, else
-  null. Top `limit` by views.
+  *name*: the `productName` of its latest `cart_action` in scope that carried one (of
+  two at the same instant, the greater), else null. Top `limit` by views.
 - `out_of_stock`, demand for products seen out of stock: per product with a
   `product_status` `out_of_stock` event, *visits*: visits with such an event for it;
   *page views*: its product views in those visits; *total* and *median dwell*: the sum
