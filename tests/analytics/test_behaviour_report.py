@@ -352,17 +352,19 @@ def test_events_without_a_visit(srv: Server) -> None:
         product("09:10:00", "hood-90"), product("09:11:00", "hood-60"), search("09:12:00", "Hood"),
         status("09:13:00", "hood-90", "out_of_stock"), cart("09:14:00", "add", "hood-90", "Island"),
         filter_("09:15:00", "price", "low"),
+        # two names at the same instant: the greater wins
+        cart("09:16:00", "add", "hood-60", "Alpha"), cart("09:16:00", "remove", "hood-60", "Beta"),
     ]
     for event in events:
         event["timestamp"] = f"{day}T{event['timestamp']}Z"
     r = httpx.post(f"{srv.url}/v1/server/batch", json={"events": events},
                    headers={"Authorization": f"Bearer {srv.keys['secret_key']}"}, timeout=30)
-    assert r.status_code == 200 and r.json()["accepted"] == 6, r.text
+    assert r.status_code == 200 and r.json()["accepted"] == 8, r.text
     body = report(srv, **{"from": f"{day}T09:00:00Z", "to": f"{day}T10:00:00Z"})
     assert metrics(body) == {"page_views": 2, "visits": 0, "visitors": 0, "product_views": 2, "searches": 1,
-                             "cart_adds": 1, "cart_removes": 0, "out_of_stock_views": 1}
+                             "cart_adds": 2, "cart_removes": 1, "out_of_stock_views": 1}
     # no visitor ids: no unique visitors; the name from the cart action all the same
-    assert table(body, "products") == [["hood-60", None, 1, 0, 0, 0], ["hood-90", "Island", 1, 0, 1, 0]]
+    assert table(body, "products") == [["hood-60", "Beta", 1, 0, 1, 1], ["hood-90", "Island", 1, 0, 1, 0]]
     assert table(body, "searches") == [["hood", 1, 0, 0, None]]  # no visit: no share either
     assert table(body, "filters") == [["price", "low", 1, 0]]
     assert table(body, "comparisons") == [] and table(body, "out_of_stock") == []
