@@ -216,11 +216,16 @@ class Scope:
         if f.url:
             # URLs are not rolled up: the visits that viewed a matching page in the range.
             self.params["f_url"] = f.url
-            target = "regexp_replace(url, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*', '')" if f.url.startswith("/") else "url"
-            self._filters.append(
-                f"r.visit_key IN (SELECT visit_key FROM events WHERE {self.in_range()} "
-                f"AND type = 'page_view' AND {target} GLOB $f_url)"
-            )
+            page_views = f"FROM events WHERE {self.in_range()} AND type = 'page_view'"
+            if f.url.startswith("/"):
+                # The path and query: the regular expression runs once per distinct URL
+                # of the range (DuckDB cannot push the test below a list aggregate; below
+                # DISTINCT it ran on each of 3.1M page views: 320 ms against 77).
+                matching = (f"url IN (SELECT url FROM (SELECT unnest(list(DISTINCT url)) AS url {page_views}) "
+                            "WHERE regexp_replace(url, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*', '') GLOB $f_url)")
+            else:
+                matching = "url GLOB $f_url"
+            self._filters.append(f"r.visit_key IN (SELECT visit_key {page_views} AND {matching})")
         for i, (name, value) in enumerate(f.traits):
             self._traits = True
             self.params[f"f_trait_name_{i}"] = name
