@@ -379,6 +379,30 @@ def test_events_without_a_visit(srv: Server) -> None:
     # a filter does: these events match no visit
     assert table(report(srv, **{"from": f"{day}T09:00:00Z", "to": f"{day}T10:00:00Z", "device": "desktop"}),
                  "filters") == []
+    # and when most visits match the filter (the events are then tested against the
+    # visits that do not: here the mobile one), these events still match none
+    visits = {
+        ("vx", "sx", BROWSER_UA): [product("10:20:00", "hood-90"), search("10:21:00", "hood"),
+                                   filter_("10:22:00", "price", "low"), cart("10:23:00", "add", "hood-90", "Island")],
+        ("vz", "sz", BROWSER_UA): [product("10:30:00", "hood-60")],
+        ("vy", "sy", MOBILE_UA): [product("10:40:00", "stove-5b"), cart("10:41:00", "add", "stove-5b", "Stove")],
+    }
+    for (visitor, session, ua), visit in visits.items():
+        for event in visit:
+            event["timestamp"], event["id"] = f"{day}T{event['timestamp']}.000Z", new_id()
+        envelope = {"key": srv.keys["public_key"], "visitor_id": visitor, "session_id": session, "events": visit}
+        r = httpx.post(f"{srv.url}/v1/batch", json=envelope, headers={"User-Agent": ua}, timeout=30)
+        assert r.status_code == 200 and r.json()["accepted"] == len(visit), r.text
+    most = report(srv, **{"from": f"{day}T09:00:00Z", "to": f"{day}T11:00:00Z", "device": "desktop"})
+    assert metrics(most) == {"page_views": 2, "visits": 2, "visitors": 2, "product_views": 2, "searches": 1,
+                             "cart_adds": 1, "cart_removes": 0, "out_of_stock_views": 0}
+    assert table(most, "products") == [["hood-60", None, 1, 1, 0, 0], ["hood-90", "Island", 1, 1, 1, 0]]
+    assert table(most, "cart") == [["hood-90", "Island", 1, 0, 1]]
+    assert table(most, "searches") == [["hood", 1, 1, 0, 0.0]] and table(most, "filters") == [["price", "low", 1, 1]]
+    assert [row[1] for row in table(most, "trend")] == [0, 2]
+    # up to 10:35 every visit matches (none to test against): the same
+    every = report(srv, **{"from": f"{day}T09:00:00Z", "to": f"{day}T10:35:00Z", "device": "desktop"})
+    assert metrics(every) == metrics(most) and table(every, "products") == table(most, "products")
 
 
 def test_visitor_text_comes_back_unchanged_and_csv_neutralizes_formulas(srv: Server) -> None:

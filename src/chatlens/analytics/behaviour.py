@@ -101,14 +101,6 @@ _COUNTED = tuple(name for name, *_ in BEHAVIOUR_COUNTS)
 def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
     scope = Scope(query)
     report = Report("behaviour", "Behaviour", query)
-    # The scope's events, on the session column (see VISIT_SQL): with filters, those of
-    # the matching visits (`behaviour_visits` below: every visit with a behaviour event in
-    # the range); with a breakdown, only the headline splits by segment, the tables are
-    # over the whole (filtered) scope.
-    where = scope.in_range("e")
-    if query.filters:
-        where += f" AND {VISIT_SQL} IN (SELECT visit FROM behaviour_visits)"
-    source = f"FROM events e WHERE {where}"
     time_type = "datetime" if query.interval == "hour" else "date"
     ctes: list[str] = []
     parts: dict[str, str] = {}  # name -> SELECT; each comes back as a list of row dicts
@@ -134,15 +126,20 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
     # that end: from the range's start to the latest end of the visits crossing it, and
     # from the earliest start of those crossing its end. Asked first, these bounds reach
     # the events' scans as constants, so that DuckDB reads only the row groups at the
-    # ends (a month from mid-hour to mid-hour: 0.82-0.84 of the report's time).
+    # ends (a month from mid-hour to mid-hour: 0.82-0.84 of the report's time). With
+    # filters read off the row, the same query counts the visits that match (below).
+    matching = f", count(*) AS overlapping, count(*) FILTER (WHERE true{condition}) AS matching" \
+        if scope.filters_on_row else ""
     [windows] = run(
         store,
         "SELECT coalesce(epoch_us(max(r.behaviour_last) FILTER (WHERE r.behaviour_first < make_timestamptz($since::BIGINT))), "
         "$since) AS crossing_low_end, coalesce(epoch_us(min(r.behaviour_first) "
-        "FILTER (WHERE r.behaviour_last >= make_timestamptz($until::BIGINT))), $until) AS crossing_high_start "
+        f"FILTER (WHERE r.behaviour_last >= make_timestamptz($until::BIGINT))), $until) AS crossing_high_start{matching} "
         f"FROM visit_rollup r WHERE {overlapping}",
         scope,
     )
+    overlapping_visits, matching_visits = windows.pop("overlapping", 0), windows.pop("matching", 0)
+
     near_ends = "(e.ts <= make_timestamptz($crossing_low_end) OR e.ts >= make_timestamptz($crossing_high_start))"
     # Their behaviour events in the range, read once for every part below (each read of
     # its own had scanned the ends and probed the crossing visits again).
@@ -153,6 +150,22 @@ def behaviour_report(store: EventStore, query: ReportQuery) -> Report:
         f"AND {VISIT_SQL} IN (SELECT visit FROM behaviour_visits WHERE NOT inside))"
     )
     crossing_product_views = "FROM crossing_events e WHERE e.type = 'page_view' AND e.product_id IS NOT NULL"
+
+    # The scope's events, on the session column (see VISIT_SQL): with filters, those of
+    # the matching visits (every visit with a behaviour event in the range is among the
+    # overlapping ones); with a breakdown, only the headline splits by segment, the
+    # tables are over the whole (filtered) scope. When most visits match, the events are
+    # tested against the few that do not: a join probes a small table much faster (a
+    # filter that every visit matches, source=web: 0.79 of the report's time; tested that
+    # way, device=mobile, 38 % of the visits, took 1.13).
+    where = scope.in_range("e")
+    if matching_visits * 2 > overlapping_visits:
+        ctes.append(f"excluded_visits AS MATERIALIZED (SELECT r.visit_key AS visit FROM visit_rollup r WHERE {overlapping} "
+                    "AND r.visit_key NOT IN (SELECT visit FROM behaviour_visits))")
+        where += f" AND {VISIT_SQL} IS NOT NULL AND {VISIT_SQL} NOT IN (SELECT visit FROM excluded_visits)"
+    elif query.filters:
+        where += f" AND {VISIT_SQL} IN (SELECT visit FROM behaviour_visits)"
+    source = f"FROM events e WHERE {where}"
 
     # The headline counts by segment: a visit inside the range from its rollup row, the
     # events of one that crosses an end of it counted the same way (store/schema.py

@@ -198,6 +198,7 @@ class Scope:
         self.params: dict[str, Any] = {"site": query.site_id, "since": query.since_us, "until": query.until_us}
         self._filters: list[str] = []
         self._traits = False
+        self._url = bool(query.filters.url)
         f = query.filters
         for name in ("device", "source"):
             values = getattr(f, name)
@@ -243,6 +244,12 @@ class Scope:
     @property
     def needs_visits(self) -> bool:
         return bool(self._filters) or self.segmented
+
+    @property
+    def filters_on_row(self) -> bool:
+        """There are filters, all read off a visit rollup row alone (no traits, no URL:
+        testing a row costs next to nothing)."""
+        return bool(self._filters) and not self._traits and not self._url
 
     def in_range(self, alias: str = "", ts: str = "ts") -> str:
         a = f"{alias}." if alias else ""
