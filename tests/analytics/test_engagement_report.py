@@ -126,6 +126,7 @@ def test_headline_metrics(srv: Server) -> None:
         ({"source": "web"}, 3, 1),  # the browser visits A, B, C
         ({"source": "mobile_app"}, 1, 1),  # E
         ({"page_type": "blog"}, 2, 1),  # A (viewed /blog/x after chatting) and B
+        ({"page_type": "category,blog"}, 3, 1),  # either: A and B (blog), C (category)
         ({"url": "/p/*"}, 2, 1),  # A (/p/1?ref=mail), C (/p/2); D is not initialized
         ({"url": "https://shop.test/c/*"}, 1, 0),  # C
         ({"trait.plan": "pro"}, 1, 1),  # A
