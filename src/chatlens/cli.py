@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--dedupe-capacity", type=int, default=defaults.dedupe_capacity, metavar="N",
                        help="event ids kept in memory for dedupe (~150 bytes each); older ones are looked up")
     serve.add_argument("--load-interval", type=float, default=defaults.load_interval, metavar="SECONDS",
-                       help="how often acknowledged events move from the journal into the database")
+                       help="how often acknowledged events move from the journal into the database (reads load what is waiting first)")
     serve.add_argument("--config", metavar="PATH", help="a TOML file: custom session data keys (docs/lifecycle.md)")
     serve.add_argument("--max-attachment", type=int, default=defaults.max_attachment_bytes, metavar="BYTES",
                        help="store attachment content up to this size; larger files keep only their description")

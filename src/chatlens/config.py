@@ -33,10 +33,14 @@ class Settings:
     admin_password: str | None = None
     # Storage
     dedupe_capacity: int = 1_000_000  # event ids kept in memory (~150 bytes each)
-    max_pending_rows: int = 200_000  # beyond this, batches get 503 + Retry-After
+    max_pending_rows: int = 1_000_000  # beyond this, batches get 503 + Retry-After
     duckdb_threads: int = 2
-    load_interval: float = 1.0  # seconds between loads of the journal into the store
-    load_rows: int = 50_000  # ... or sooner, once this many rows are waiting
+    # Seconds between loads of the journal into the store, or sooner once `load_rows` are
+    # waiting. Readers load what is waiting first, so this is not how fresh reports are:
+    # it is how large a load gets under heavy traffic, where larger is much cheaper (each
+    # load merges into every visit it touches once; docs/benchmarks.md, "The load").
+    load_interval: float = 5.0
+    load_rows: int = 250_000
     # A route that reads and discards the body: the benchmark's reference point.
     noop_endpoint: bool = False
 

@@ -53,9 +53,9 @@ class WriteBuffer:
         journal: Journal,
         metrics: Metrics,
         *,
-        max_pending_rows: int = 200_000,
-        load_interval: float = 1.0,
-        load_rows: int = 50_000,
+        max_pending_rows: int = 1_000_000,
+        load_interval: float = 5.0,
+        load_rows: int = 250_000,
     ) -> None:
         self._store = store
         self.journal = journal
