@@ -61,3 +61,20 @@ def test_at_high_rates_forgetting_never_reaches_the_current_second() -> None:
     assert index.horizon_us < 10 * MINUTE + 14 * SECOND
     assert index.lookup("s", "fresh", 10 * MINUTE + 14 * SECOND)[0] is Seen.NEW
     assert index.lookup("s", "id149", 10 * MINUTE + 14 * SECOND)[0] is Seen.DUPLICATE
+
+
+def test_a_full_index_keeps_the_seconds_whose_ids_are_not_in_the_store_yet() -> None:
+    settled = [0]  # the writer's rows in the store
+    index = DedupeIndex(capacity=10, settled=lambda: settled[0])
+    for n in range(20):  # row n + 1 of the writer, one second each
+        index.add("s", f"id{n}", n * SECOND + 1, None, position=n + 1)
+    assert len(index) == 20, "nothing is forgotten while only journaled"
+    assert index.horizon_us == -1
+    settled[0] = 5  # the first five rows loaded
+    index.add("s", "id20", 20 * SECOND + 1, None, position=21)
+    assert len(index) == 16 and index.horizon_us == 5 * SECOND - 1, "only the loaded seconds went"
+    assert index.lookup("s", "id4", 4 * SECOND + 1)[0] is Seen.ASK_STORE
+    assert index.lookup("s", "id5", 5 * SECOND + 1)[0] is Seen.DUPLICATE
+    settled[0] = 21
+    index.add("s", "id21", 21 * SECOND + 1, None, position=22)
+    assert len(index) <= 10

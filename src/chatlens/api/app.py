@@ -79,7 +79,7 @@ def build_services(settings: Settings, store: EventStore) -> Services:
         load_interval=settings.load_interval,
         load_rows=settings.load_rows,
     )
-    dedupe = DedupeIndex(settings.dedupe_capacity)
+    dedupe = DedupeIndex(settings.dedupe_capacity, settled=writer.settled_rows)
     visitors = VisitorContextReader(store, writer.flush)
     webhook = None
     if settings.webhook_url and settings.webhook_secret:

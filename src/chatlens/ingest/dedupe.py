@@ -10,6 +10,12 @@ constant memory, and the store is only consulted for late stragglers.
 An id that is in flight (its commit not yet done) maps to that commit's future: a
 duplicate waits for the original's commit before being acknowledged, so "duplicate"
 always means "stored".
+
+A second is forgotten only once every id in it is in the store, not merely in the journal
+(`settled`: the writer's rows loaded or failed, against each second's latest `position`).
+So the store, asked about an older id, can answer at once from what it holds, without
+first waiting for a load of the journal (seconds, under heavy ingestion). Memory is bounded
+by the capacity plus the rows waiting to be loaded.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import heapq
+from collections.abc import Callable
 
 # Forget in whole seconds of client time. (Whole minutes were too coarse: at 50k events/s
 # a million ids span 20 s, so forgetting "the oldest minute" could forget the current one
@@ -31,8 +38,11 @@ class Seen(enum.Enum):
 
 
 class DedupeIndex:
-    def __init__(self, capacity: int = 1_000_000) -> None:
+    def __init__(self, capacity: int = 1_000_000, settled: Callable[[], int] | None = None) -> None:
         self.capacity = capacity
+        # How many of the writer's rows are in the store (or failed); None: every row added
+        # counts as stored (an index without a writer, as in tests).
+        self._settled = settled
         self.horizon_us = -1  # events with client time <= horizon may have been forgotten
         self._ids: dict[str, dict[str, asyncio.Future[None] | None]] = {}  # site -> id -> commit
         # second of client time -> site -> ids: lists of strings only, so that a million
@@ -40,6 +50,7 @@ class DedupeIndex:
         # (not a tuple per id)
         self._buckets: dict[int, dict[str, list[str]]] = {}
         self._bucket_heap: list[int] = []
+        self._bucket_position: dict[int, int] = {}  # second -> writer position of its latest add
         self._size = 0
 
     def __len__(self) -> int:
@@ -64,15 +75,23 @@ class DedupeIndex:
                 out.append(_NEW)
         return out
 
-    def add(self, site_id: str, event_id: str, ts_us: int, commit: asyncio.Future[None] | None) -> None:
-        self.add_many(site_id, [(event_id, ts_us)], commit)
+    def add(
+        self, site_id: str, event_id: str, ts_us: int, commit: asyncio.Future[None] | None, position: int = 0
+    ) -> None:
+        self.add_many(site_id, [(event_id, ts_us)], commit, position)
 
     def add_many(
-        self, site_id: str, entries: list[tuple[str, int]], commit: asyncio.Future[None] | None
+        self,
+        site_id: str,
+        entries: list[tuple[str, int]],
+        commit: asyncio.Future[None] | None,
+        position: int = 0,
     ) -> None:
-        """Remember a batch of (event_id, client ts in us), all stored by `commit`."""
+        """Remember a batch of (event_id, client ts in us), all stored by `commit`; they
+        are in the store once the writer has settled `position` rows (positions only grow)."""
         ids = self._ids.setdefault(site_id, {})
         buckets = self._buckets
+        positions = self._bucket_position
         added = 0
         for event_id, ts_us in entries:
             if event_id not in ids:
@@ -86,6 +105,7 @@ class DedupeIndex:
                 if members is None:
                     members = sites[site_id] = []
                 members.append(event_id)
+                positions[bucket] = position
             ids[event_id] = commit
         self._size += added
         if self._size > self.capacity:
@@ -114,8 +134,13 @@ class DedupeIndex:
         # Drop the oldest seconds until 1% of the capacity is free: short pauses, and
         # not too often.
         target = int(self.capacity * 0.99)
+        settled = self._settled() if self._settled is not None else None
         while self._size > target and self._bucket_heap:
-            bucket = heapq.heappop(self._bucket_heap)
+            bucket = self._bucket_heap[0]
+            if settled is not None and self._bucket_position.get(bucket, 0) > settled:
+                break  # some of its ids may be only in the journal yet: kept until loaded
+            heapq.heappop(self._bucket_heap)
+            self._bucket_position.pop(bucket, None)
             for site_id, members in self._buckets.pop(bucket).items():
                 ids = self._ids.get(site_id, {})
                 for event_id in members:

@@ -159,6 +159,10 @@ class Ingestor:
         metrics.describe(
             "chatlens_decisions_total", "counter", "Intent engine decisions, by skill, decision and reason"
         )
+        metrics.describe(
+            "chatlens_dedupe_store_lookups_total", "counter",
+            "Event ids older than the dedupe index's memory, looked up in the store",
+        )
 
     async def ingest(self, incoming: IncomingBatch) -> Batch:
         """A batch from a browser (public key)."""
@@ -392,6 +396,7 @@ class Ingestor:
             else:
                 ask_store.append((event, key))
         if ask_store:
+            self.metrics.inc("chatlens_dedupe_store_lookups_total", len(ask_store))
             ids = [key[0] for _, key in ask_store]
             times = [event.client_ts_us for event, _ in ask_store]
             # Without a client timestamp the stored client time is not known: search all.
@@ -410,7 +415,7 @@ class Ingestor:
         batch.events = fresh
 
     def _stored_ids(self, site_id: str, ids: list[str], client_ts_range: tuple[int, int]) -> set[str]:
-        self.writer.flush()  # journaled rows count as stored
+        # No flush first: the index forgets an id only once it is in the store (dedupe.py).
         return self.event_store.existing_event_ids(site_id, ids, client_ts_range)
 
     @staticmethod
@@ -518,7 +523,7 @@ class Ingestor:
         except WriteBufferFull as exc:
             self.drop(batch, "overloaded", len(batch.events))
             raise Rejection(503, "overloaded", f"try again shortly: {exc}", {"Retry-After": "1"}) from None
-        self.seen_ids.add_many(site_id, batch.new_ids, commit)
+        self.seen_ids.add_many(site_id, batch.new_ids, commit, self.writer.submitted_rows)
         await self._await_commits(batch, [commit], [event_id for event_id, _ in batch.new_ids])
         batch.accepted = len(batch.events)
         if batch.new_conversations:

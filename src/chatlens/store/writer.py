@@ -83,6 +83,10 @@ class WriteBuffer:
         # segment count as unloaded until its load commits).
         self._journaled = 0
         self._loaded = 0
+        # Rows submitted so far. Submission order is journal and load order, so a row is in
+        # the store (or never will be: its journal write failed) once `settled_rows()`
+        # reaches the count it was submitted at.
+        self.submitted_rows = 0
         self._threads: list[threading.Thread] = []
         metrics.gauge_callback(
             "chatlens_write_queue_depth", "Rows waiting for the journal", lambda: self._queued_rows
@@ -125,7 +129,12 @@ class WriteBuffer:
                 self._queue_cond.notify()
             self._queued_rows += rows
             self._encoded.append(encoded)
+            self.submitted_rows += rows
             return self._group
+
+    def settled_rows(self) -> int:
+        """How many submitted rows are in the store, or failed (see `submitted_rows`)."""
+        return self._loaded
 
     def flush(self) -> None:
         """Block until every row journaled so far is in the store (call from a thread)."""
@@ -174,6 +183,13 @@ class WriteBuffer:
                         if self._unloaded >= self._load_rows:
                             self._load_cond.notify_all()
             except Exception as exc:  # disk full, I/O error: fail this group, keep serving
+                with self._journal_lock, self._load_cond:
+                    # Never stored; counted as loaded with the rows journaled before them,
+                    # so that `settled_rows` keeps submission order.
+                    if not self._unloaded:
+                        self._first_unloaded_at = time.monotonic()
+                    self._unloaded += rows
+                    self._journaled += rows
                 log.exception("journal write failed")
                 self._metrics.inc("chatlens_journal_failures_total")
                 self._resolve(group, exc)
