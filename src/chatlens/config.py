@@ -38,7 +38,7 @@ class Settings:
     # Seconds between loads of the journal into the store, or sooner once `load_rows` are
     # waiting. Readers load what is waiting first, so this is not how fresh reports are:
     # it is how large a load gets under heavy traffic, where larger is much cheaper (each
-    # load merges into every visit it touches once; docs/benchmarks.md, "The load").
+    # load merges into every visit it touches once; docs/benchmarks.md, "The loads").
     load_interval: float = 5.0
     load_rows: int = 250_000
     # A route that reads and discards the body: the benchmark's reference point.

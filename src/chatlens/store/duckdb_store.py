@@ -60,6 +60,11 @@ _READ_COLUMNS = ", ".join(
 )
 
 
+# DuckDB checkpoints once its WAL passes 16 MB by default: under heavy ingestion that was
+# every load, and each checkpoint rewrote the rollups' touched row groups and indexes, a
+# third of the load's CPU. Acknowledged rows are safe in our journal anyway; a larger WAL
+# costs memory (about twice its size) and replay time at start after a crash (about 1.5 s
+# for 230 MB). tests/store/test_checkpoint.py, benchmarks/load_chunks.py.
 CHECKPOINT_THRESHOLD = "128MB"
 
 
@@ -397,10 +402,5 @@ def _connect(path: Path, threads: int) -> duckdb.DuckDBPyConnection:
     except duckdb.Error as exc:
         raise StoreError(f"--db {path}: not a Chatlens database: {exc}") from None
     con.execute("SET TimeZone = 'UTC'")
-    # DuckDB checkpoints once its WAL passes 16 MB by default: under heavy ingestion that
-    # was every load, and each checkpoint rewrote the rollups' touched row groups and
-    # indexes, a third of the load's CPU. Acknowledged rows are safe in our journal
-    # anyway; a larger WAL costs memory (about twice its size) and replay time at start
-    # after a crash (about 1.5 s for 230 MB).
     con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
     return con
