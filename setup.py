@@ -5,13 +5,14 @@ same type-annotated source it takes about 40 % less CPU there. A compiled module
 its .py: after editing one, rebuild (`make install`; the tests refuse a stale build).
 mypyc comes from requirements-build.lock (the Makefile installs it and builds without
 isolation). Without mypyc, or with CHATLENS_COMPILE=0, or when a module fails to compile
-(no C compiler), the same modules run as plain Python.
+(no C compiler, or mypyc's type check fails), the same modules run as plain Python.
 """
 
 from __future__ import annotations
 
 import os
 import runpy
+import sys
 from pathlib import Path
 
 from setuptools import setup
@@ -28,7 +29,12 @@ def ext_modules() -> list:
         from mypyc.build import mypycify
     except ImportError:
         return []
-    extensions = mypycify(COMPILED, opt_level="3", group_name="chatlens_engine")
+    try:
+        extensions = mypycify(COMPILED, opt_level="3", group_name="chatlens_engine")
+    except SystemExit as exc:  # mypyc exits when its type check fails: install as Python
+        print(f"chatlens: the intent engine is not compiled (mypyc exited with {exc.code}); "
+              "it runs as Python", file=sys.stderr)
+        return []
     for extension in extensions:
         extension.optional = True  # a failed compile leaves the module in Python
     return extensions
