@@ -567,10 +567,13 @@ def test_large_finite_duration_is_accepted_and_stored(srv: Server, seconds: floa
 
 @pytest.mark.parametrize("bad_id", ["not-a-uuid", "", "1234", "0b6e3a1e9d2c4f0e8a7b6c5d4e3f2a1b0", "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz", 42, True, ["x"]])
 def test_event_id_must_be_a_uuid(srv: Server, bad_id: Any) -> None:
-    """A client-sent `id` must be a UUID string."""
+    """A client-sent `id` must be a UUID string; the error shows the text it got."""
     event = {"type": "custom", "name": "x", "id": bad_id}
     r = srv.post(srv.envelope([sibling(), event], session_id=fresh()))
-    assert one_rejection(r, 1).startswith("events[1].id: must be a UUID string")
+    if isinstance(bad_id, str):
+        assert one_rejection(r, 1) == f"events[1].id: must be a UUID (8-4-4-4-12 hex digits), got {bad_id!r}"
+    else:
+        assert one_rejection(r, 1) == f"events[1].id: must be a UUID string, got {json_type_name(bad_id)}"
 
 
 @pytest.mark.parametrize(
@@ -850,6 +853,31 @@ def test_corrected_time_is_never_after_arrival(srv: Server) -> None:
     assert parse_iso(stored["time"]) <= parse_iso(stored["received_at"])
 
 
+def test_without_sent_at_the_client_time_is_kept_but_never_after_arrival(srv: Server) -> None:
+    """Without `sent_at` the client's clock cannot be measured (docs/events.md): `time` is
+    the event's own `timestamp`, as PostHog and Segment do, but never after arrival; an
+    event without a timestamp is placed at its arrival."""
+    session = fresh()
+    day_ago, hour_ahead = now_ms() - 86_400_000, now_ms() + 3_600_000
+    body = srv.envelope(
+        [
+            {"type": "custom", "name": "day-ago", "timestamp": iso_ms(day_ago)},
+            {"type": "custom", "name": "hour-ahead", "timestamp": hour_ahead},
+            {"type": "custom", "name": "no-timestamp"},
+        ],
+        session_id=session,
+    )
+    del body["sent_at"]
+    r = srv.post(body)
+    assert r.json()["accepted"] == 3, r.text
+    stored = {e["data"]["name"]: e for e in srv.all_events(session_id=session)}
+    assert all(e["sent_at"] is None for e in stored.values())
+    assert parse_iso(stored["day-ago"]["time"]) == parse_iso(iso_ms(day_ago))
+    for name in ("hour-ahead", "no-timestamp"):
+        assert parse_iso(stored[name]["time"]) == parse_iso(stored[name]["received_at"])
+    assert parse_iso(stored["no-timestamp"]["timestamp"]) == parse_iso(stored["no-timestamp"]["received_at"])
+
+
 def test_bad_sent_at_is_a_bad_envelope(srv: Server) -> None:
     r = srv.post(srv.envelope([sibling()], session_id=fresh(), sent_at="soon"))
     assert r.status_code == 400 and r.json()["message"].startswith("sent_at:")
@@ -1058,6 +1086,41 @@ def test_rate_limit_per_session(limited_srv: Server) -> None:
 
     other = limited_srv.post(limited_srv.envelope([sibling()], session_id=fresh()))
     assert other.status_code == 200 and other.json()["accepted"] == 1
+    metrics = httpx.get(f"{limited_srv.url}/metrics", timeout=10).text
+    assert metric_value(metrics, "chatlens_events_dropped_total", reason="rate_limited") == 2
+
+
+# -- the default limits, end to end ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default_srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with no limit flags at all: 30 requests per minute per session, 256 KiB."""
+    server = start_server(tmp_path_factory.mktemp("defaults") / "chatlens.duckdb")
+    yield server
+    server.stop()
+
+
+def test_default_rate_limit_is_30_requests_a_minute_per_session(default_srv: Server) -> None:
+    """Reference 000's limit: the 31st request of a session within the minute is 429."""
+    session = fresh()
+    with httpx.Client(headers={"User-Agent": BROWSER_UA, "Content-Type": "text/plain"}, timeout=30) as http:
+        for n in range(30):
+            r = http.post(f"{default_srv.url}/v1/batch", content=json.dumps(default_srv.envelope([sibling()], session_id=session)))
+            assert r.status_code == 200, (n, r.text)
+        r = http.post(f"{default_srv.url}/v1/batch", content=json.dumps(default_srv.envelope([sibling()], session_id=session)))
+    assert_error(r, 429)
+    assert int(r.headers["retry-after"]) >= 1
+    assert len(default_srv.all_events(session_id=session)) == 30
+
+
+def test_default_body_limit_is_256_kib(default_srv: Server) -> None:
+    at_limit, over = fresh(), fresh()
+    r = post_raw(default_srv, body_of_size(default_srv, 256 * 1024, at_limit), {"Content-Type": "text/plain"})
+    assert r.status_code == 200 and r.json()["accepted"] == 1, r.text
+    r = post_raw(default_srv, body_of_size(default_srv, 256 * 1024 + 1, over), {"Content-Type": "text/plain"})
+    assert_error(r, 413)
+    assert default_srv.all_events(session_id=over) == []
 
 
 # --------------------------------------------------------------------------------------
@@ -1084,6 +1147,71 @@ def test_bot_traffic_is_dropped_by_default(srv: Server, user_agent: str) -> None
     assert body["dropped"] == {"bot": 3}
     assert body["accepted"] == 0
     assert srv.all_events(session_id=session) == []
+
+
+def test_bot_drops_are_counted_in_metrics(server: Server) -> None:
+    r = server.post(server.envelope([sibling(), sibling()]), headers={"User-Agent": "curl/8.0"})
+    assert r.json()["dropped"] == {"bot": 2}
+    metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+    assert metric_value(metrics, "chatlens_events_dropped_total", reason="bot") == 2
+    assert metric_value(metrics, "chatlens_events_accepted_total") is None
+
+
+# --------------------------------------------------------------------------------------
+# Privacy and devices
+# --------------------------------------------------------------------------------------
+
+
+def test_no_raw_ip_is_stored_even_behind_a_trusted_proxy(tmp_path: Path) -> None:
+    """The address a request came from (here X-Forwarded-For, with --trust-proxy) is kept
+    only as a short keyed hash: no column of any stored row holds it, and two visitors
+    behind different addresses get different hashes."""
+    import duckdb
+
+    db = tmp_path / "ip.duckdb"
+    server = start_server(db, "--trust-proxy", "--rate-limit", "100000")
+    try:
+        for ip, session in (("203.0.113.77", "ip-a"), ("198.51.100.23", "ip-b")):
+            r = server.post(
+                server.envelope([sibling(), {"type": "custom", "name": "x"}], session_id=session),
+                headers={"X-Forwarded-For": f"{ip}, 10.0.0.1"},
+            )
+            assert r.json()["accepted"] == 2, r.text
+        assert len(server.all_events()) == 4  # loaded into the store
+    finally:
+        server.stop()
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute("SELECT COLUMNS(*)::VARCHAR FROM events").fetchall()
+        hashes = dict(con.execute("SELECT DISTINCT session_id, ip_hash FROM events").fetchall())
+    assert len(rows) == 4
+    for row in rows:
+        text = repr(row)
+        assert "203.0.113" not in text and "198.51.100" not in text and "10.0.0.1" not in text, text
+    assert all(re.fullmatch(r"[0-9a-f]{16}", h) for h in hashes.values()), hashes
+    assert hashes["ip-a"] != hashes["ip-b"]
+
+
+@pytest.mark.parametrize(
+    ("user_agent", "device"),
+    [
+        (BROWSER_UA, "desktop"),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+         "Version/17.5 Mobile/15E148 Safari/604.1", "mobile"),
+        ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+         "Mobile Safari/537.36", "mobile"),
+        ("Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+         "Version/17.5 Mobile/15E148 Safari/604.1", "tablet"),
+        ("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+         "Safari/537.36", "tablet"),
+    ],
+    ids=["desktop", "iphone", "android-phone", "ipad", "android-tablet"],
+)
+def test_device_type_comes_from_the_user_agent(srv: Server, user_agent: str, device: str) -> None:
+    session = fresh()
+    r = srv.post(srv.envelope([sibling()], session_id=session), headers={"User-Agent": user_agent})
+    assert r.json()["accepted"] == 1, r.text
+    [stored] = srv.all_events(session_id=session)
+    assert (stored["device"], stored["bot"]) == (device, False)
 
 
 @pytest.fixture(scope="module")
@@ -1234,6 +1362,24 @@ def test_healthz(srv: Server) -> None:
     assert r.json()["status"] == "ok"
 
 
+def test_queue_depths_show_rows_waiting_for_the_store(tmp_path: Path) -> None:
+    """With loads far apart, acknowledged rows wait in the journal: /healthz's
+    write_queue_depth and the load queue gauge count them until a read loads them."""
+    server = start_server(tmp_path / "q.duckdb", "--load-interval", "600", "--rate-limit", "100000")
+    try:
+        for n in (3, 4):
+            assert server.post(server.envelope([sibling()] * n, session_id=fresh())).json()["accepted"] == n
+        assert httpx.get(f"{server.url}/healthz", timeout=10).json() == {"status": "ok", "write_queue_depth": 7}
+        metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+        assert metric_value(metrics, "chatlens_load_queue_depth") == 7
+        assert metric_value(metrics, "chatlens_write_queue_depth") == 0  # all journaled
+        assert len(server.all_events()) == 7  # a read waits for the rows: they are loaded
+        assert httpx.get(f"{server.url}/healthz", timeout=10).json()["write_queue_depth"] == 0
+        assert metric_value(httpx.get(f"{server.url}/metrics", timeout=10).text, "chatlens_load_queue_depth") == 0
+    finally:
+        server.stop()
+
+
 def test_openapi_describes_both_endpoints(srv: Server) -> None:
     r = httpx.get(f"{srv.url}/openapi.json", timeout=10)
     assert r.status_code == 200
@@ -1332,6 +1478,25 @@ def test_widget_events_in_reference_001_bus_shape_are_accepted(srv: Server) -> N
     assert stored["CHAT_VISIBLE"] == {"chatInstanceName": "help_faq_bot"}
     assert stored["CONTACT_STARTED"] == {"contactId": "9960459a-233f-4963-95f9-dde57ac4d9c5"}
     assert stored["CONNECT_TO_AGENT"] == {"contactId": "top-level"}
+
+
+@pytest.mark.parametrize("data", ["help_faq_bot", ["help_faq_bot"], 42, True])
+def test_widget_event_data_must_be_an_object(srv: Server, data: Any) -> None:
+    """Reference 001's `data` is an object; anything else is named in the error (it was
+    kept as a property before), and the valid sibling is stored."""
+    session = fresh()
+    event = {"type": "CHAT_LOADED", "data": data, "chatInstanceName": "help_faq_bot"}
+    r = srv.post(srv.envelope([sibling(), event], session_id=session))
+    assert one_rejection(r, 1) == f"events[1].data: must be an object (reference 001), got {json_type_name(data)}"
+    assert [e["type"] for e in srv.all_events(session_id=session)] == ["page_view"]
+
+
+def test_widget_event_with_null_data_is_accepted(srv: Server) -> None:
+    session = fresh()
+    r = srv.post(srv.envelope([{"type": "CHAT_LOADED", "data": None, "chatInstanceName": "help_faq_bot"}], session_id=session))
+    assert r.json()["accepted"] == 1, r.text
+    [stored] = srv.all_events(session_id=session)
+    assert stored["data"] == {"chatInstanceName": "help_faq_bot"}
 
 
 def test_a_client_cannot_send_engine_decisions(srv: Server) -> None:

@@ -161,15 +161,21 @@ def validate_event(raw: Any, index: int) -> ValidEvent | list[str]:
         return [f"{prefix}.type: unknown event type {type_name[:80]!r} (expected one of {_TYPE_LIST})"]
     prefix = ""  # set when the first error is formatted
 
-    if plan.widget and isinstance(raw.get("data"), dict):
+    errors: list[str] = []
+    if plan.widget and "data" in raw:
         # Reference 001's bus shape {type, data: {...}, timestamp}: fields may sit in data.
         # Top-level fields win over data's.
-        raw = {**raw["data"], **{k: v for k, v in raw.items() if k != "data"}}
-    errors: list[str] = []
+        data = raw["data"]
+        if isinstance(data, dict):
+            raw = {**data, **{k: v for k, v in raw.items() if k != "data"}}
+        elif data is not None:
+            errors.append(f"events[{index}].data: must be an object (reference 001), got {json_type(data)}")
     event_id = raw.get("id")
     if event_id is not None:
-        if not isinstance(event_id, str) or not UUID_PATTERN.fullmatch(event_id):
+        if not isinstance(event_id, str):
             errors.append(f"events[{index}].id: must be a UUID string, got {json_type(event_id)}")
+        elif not UUID_PATTERN.fullmatch(event_id):
+            errors.append(f"events[{index}].id: must be a UUID (8-4-4-4-12 hex digits), got {event_id[:40]!r}")
         else:
             event_id = event_id.lower()
     client_ts = None

@@ -51,7 +51,7 @@ Everything Chatlens stores is an **event**. Browsers send them in batches to
 | `key` | yes | the site's public key (`pk_...`): write-only, safe in a page |
 | `visitor_id` | yes | the visitor, chosen by the client (at most 128 characters) |
 | `session_id` | yes | the visit, chosen by the client (at most 128 characters) |
-| `sent_at` | no | the client's clock when the batch was sent; used to correct clock skew |
+| `sent_at` | no | the client's clock when the batch was sent; used to correct clock skew (without it, events keep their own `timestamp`) |
 | `events` | yes | 1 to 1000 events |
 
 The body may be sent as `Content-Type: text/plain` (so a browser needs no CORS
@@ -100,7 +100,10 @@ Every stored event has: `event_id` (the client's UUID, or a UUIDv7 assigned on a
 and `ts`, the skew-corrected time: `received_at - (sent_at - client_ts)`, never later than
 `received_at`. `ts` is what analytics use: it is on the server's clock, and the delay
 between creating and sending the event is measured on the client's own clock, so a wrong
-client clock does not move events in time.
+client clock does not move events in time. A batch without `sent_at` gives no measure of
+that clock: `ts` is then the event's own `timestamp` (as PostHog and Segment do), still
+never later than `received_at`, and an event without a `timestamp` is placed at its
+arrival. The browser SDK always sends `sent_at`.
 
 Two keys are derived from the ids as the event is stored: `visitor_key`, a 64-bit hash
 (the lower half of the MD5) of `visitor_id`, and `visit_key`, of its visit: `session_id`,
@@ -155,7 +158,7 @@ def render() -> str:
         "The chat widget's own milestones, as the widget event bus names them. Their fields"
         " may also come inside a `data` object, in the bus's own shape"
         " (`{\"type\": \"CONTACT_STARTED\", \"data\": {\"contactId\": \"...\"}, \"timestamp\": 1637147056035}`);"
-        " top-level fields win.",
+        " top-level fields win. A `data` that is not an object (or null) is an error.",
         "",
     ]
     for t in WIDGET_TYPES:
