@@ -15,7 +15,8 @@ What is measured
 
     Per run it prints requests/s, events/s (2xx requests/s x 20), p50/p99 latency, non-2xx
     responses, and the CPU used by wrk, by the server process (all its threads) and by its
-    event-loop thread alone, as shares of one core, plus the whole machine's busy share.
+    event-loop thread alone, as shares of one core, how long that thread waited for a core
+    while ready to run (its schedstat), plus the whole machine's busy share.
     Then it checks correctness:
     `chatlens_events_accepted_total` from GET /metrics must equal the rows in the DuckDB
     file (opened after a SIGTERM shutdown), every stored event_id must be distinct, and no
@@ -97,6 +98,7 @@ class RunResult:
     wrk_cpu_pct: float  # of one core
     server_cpu_pct: float  # of one core, all threads of the server process
     loop_cpu_pct: float  # of one core, the server's main thread (the event loop) alone
+    loop_wait_pct: float  # of the run's time: the loop ready to run but waiting for a CPU
     machine_busy_pct: float  # of all cores together
 
     @property
@@ -166,6 +168,12 @@ def server_cpu_seconds(pid: int) -> tuple[float, float]:
     return cpu_seconds(f"/proc/{pid}/stat"), cpu_seconds(f"/proc/{pid}/task/{pid}/stat")
 
 
+def loop_wait_seconds(pid: int) -> float:
+    """How long the main thread has been runnable but not running (waiting for a CPU that
+    another thread holds): the second field of its schedstat, in nanoseconds."""
+    return int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[1]) / 1e9
+
+
 def machine_cpu_ticks() -> tuple[int, int]:
     """(busy, total) jiffies of all CPUs together, from /proc/stat."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -182,12 +190,12 @@ def machine_busy_pct(seconds: float = 2.0) -> float:
     return 100 * (busy_after - busy_before) / max(1, total_after - total_before)
 
 
-def start_server(workdir: Path, port: int) -> Server:
+def start_server(workdir: Path, port: int, extra: Sequence[str] = ()) -> Server:
     db_path = workdir / "bench.duckdb"
     log_path = workdir / "server.log"
     command = [
         sys.executable, "-m", "chatlens", "serve",
-        "--db", str(db_path), "--port", str(port), "--rate-limit", "0", "--noop-endpoint",
+        "--db", str(db_path), "--port", str(port), "--rate-limit", "0", "--noop-endpoint", *extra,
     ]
     log = log_path.open("wb")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
@@ -221,8 +229,8 @@ def stop_server(server: Server) -> bool:
 
 
 @contextmanager
-def running_server(workdir: Path, port: int) -> Iterator[Server]:
-    server = start_server(workdir, port)
+def running_server(workdir: Path, port: int, extra: Sequence[str] = ()) -> Iterator[Server]:
+    server = start_server(workdir, port, extra)
     try:
         yield server
     finally:
@@ -244,6 +252,7 @@ def run_wrk(
     ]
     with tempfile.TemporaryFile() as out:
         server_before, loop_before = server_cpu_seconds(server.process.pid)
+        wait_before = loop_wait_seconds(server.process.pid)
         busy_before, total_before = machine_cpu_ticks()
         started = time.perf_counter()
         wrk = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -251,6 +260,7 @@ def run_wrk(
         wrk.returncode = os.waitstatus_to_exitcode(status)
         wall = time.perf_counter() - started
         server_after, loop_after = server_cpu_seconds(server.process.pid)
+        wait_after = loop_wait_seconds(server.process.pid)
         busy_after, total_after = machine_cpu_ticks()
         out.seek(0)
         output = out.read().decode(errors="replace")
@@ -274,6 +284,7 @@ def run_wrk(
         wrk_cpu_pct=100 * (usage.ru_utime + usage.ru_stime) / wall,
         server_cpu_pct=100 * (server_after - server_before) / wall,
         loop_cpu_pct=100 * (loop_after - loop_before) / wall,
+        loop_wait_pct=100 * (wait_after - wait_before) / wall,
         machine_busy_pct=100 * (busy_after - busy_before) / max(1, total_after - total_before),
     )
 
@@ -385,7 +396,7 @@ def median_of(runs: Sequence[RunResult], attribute: str) -> float:
 def print_runs(runs: Sequence[RunResult]) -> None:
     header = (
         f"{'endpoint':<9} {'run':<8} {'req/s':>9} {'events/s':>10} {'p50 ms':>7} {'p99 ms':>7} "
-        f"{'non-2xx':>7} {'sock err':>8} {'wrk CPU':>8} {'server CPU':>10} {'(loop)':>7} {'other CPU':>9} {'machine':>8}"
+        f"{'non-2xx':>7} {'sock err':>8} {'wrk CPU':>8} {'server CPU':>10} {'(loop)':>7} {'(waits)':>7} {'other CPU':>9} {'machine':>8}"
     )
     print(header)
     print("-" * len(header))
@@ -393,7 +404,8 @@ def print_runs(runs: Sequence[RunResult]) -> None:
         print(
             f"/v1/{r.endpoint:<5} {r.label:<8} {r.requests_per_s:>9,.0f} {r.events_per_s:>10,.0f} "
             f"{r.p50_ms:>7.2f} {r.p99_ms:>7.2f} {r.non_2xx:>7} {r.socket_errors:>8} "
-            f"{r.wrk_cpu_pct:>7.0f}% {r.server_cpu_pct:>9.0f}% {r.loop_cpu_pct:>6.0f}% {r.other_cpu_pct:>8.0f}% "
+            f"{r.wrk_cpu_pct:>7.0f}% {r.server_cpu_pct:>9.0f}% {r.loop_cpu_pct:>6.0f}% {r.loop_wait_pct:>6.0f}% "
+            f"{r.other_cpu_pct:>8.0f}% "
             f"{r.machine_busy_pct:>7.0f}%"
         )
     disturbed = [f"/v1/{r.endpoint} {r.label}" for r in runs if r.other_cpu_pct > OTHER_CPU_WARNING_PCT]
@@ -404,20 +416,22 @@ def print_runs(runs: Sequence[RunResult]) -> None:
 
 def print_summary(noop: Sequence[RunResult], batch: Sequence[RunResult]) -> dict[str, object]:
     print("\nMedian of the measured runs (CPU: % of one core; (loop): the server's event-loop thread; "
-          "other: neither wrk nor server; machine: % of all cores)")
+          "(waits): the loop ready to run but waiting for a core; other: neither wrk nor server; "
+          "machine: % of all cores)")
     print(f"{'endpoint':<10} {'req/s':>9} {'events/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'non-2xx':>7} "
-          f"{'wrk CPU':>8} {'server CPU':>10} {'(loop)':>7} {'other CPU':>9} {'machine':>8}")
+          f"{'wrk CPU':>8} {'server CPU':>10} {'(loop)':>7} {'(waits)':>7} {'other CPU':>9} {'machine':>8}")
     summary: dict[str, object] = {}
     for name, runs in (("noop", noop), ("batch", batch)):
         row = {a: median_of(runs, a) for a in (
             "requests_per_s", "events_per_s", "p50_ms", "p99_ms", "wrk_cpu_pct", "server_cpu_pct",
-            "loop_cpu_pct", "other_cpu_pct", "machine_busy_pct")}
+            "loop_cpu_pct", "loop_wait_pct", "other_cpu_pct", "machine_busy_pct")}
         row["non_2xx"] = sum(r.non_2xx for r in runs)
         summary[name] = row
         print(
             f"/v1/{name:<6} {row['requests_per_s']:>9,.0f} {row['events_per_s']:>10,.0f} "
             f"{row['p50_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['non_2xx']:>7} "
             f"{row['wrk_cpu_pct']:>7.0f}% {row['server_cpu_pct']:>9.0f}% {row['loop_cpu_pct']:>6.0f}% "
+            f"{row['loop_wait_pct']:>6.0f}% "
             f"{row['other_cpu_pct']:>8.0f}% "
             f"{row['machine_busy_pct']:>7.0f}%"
         )
@@ -489,7 +503,7 @@ def print_machine(args: argparse.Namespace) -> None:
     print(f"code: {code_version()}; intent engine: {describe()}")
     print(f"wrk: {args.threads} thread(s), {args.connections} connections, {args.duration:g} s per run "
           f"after {args.warmup:g} s warm-up per endpoint, {args.rounds} rounds (noop, batch alternating); "
-          f"server: --rate-limit 0 --noop-endpoint\n")
+          f"server: --rate-limit 0 --noop-endpoint {' '.join(args.server_arg)}\n")
 
 
 def code_version() -> str:
@@ -515,6 +529,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     p.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     p.add_argument("--json", type=Path, help="also write the runs and summary to this file")
+    p.add_argument("--server-arg", action="append", default=[], metavar="ARG",
+                   help="one more argument for `chatlens serve` (repeatable), e.g. --server-arg=--background-nice=0")
     p.add_argument("--profile", type=Path, help="after the measured runs, py-spy one extra batch run into this file")
     args = p.parse_args(argv)
     if args.rounds < 1 or args.connections < args.threads:
@@ -533,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: list[RunResult] = []
     run_id = int.from_bytes(os.urandom(2), "big") % 1000  # ids differ from any earlier benchmark
     with tempfile.TemporaryDirectory(prefix="chatlens-bench-") as tmp, running_server(
-        Path(tmp), args.port or free_port()
+        Path(tmp), args.port or free_port(), args.server_arg
     ) as server:
         plan = [("noop", "warm-up", args.warmup), ("batch", "warm-up", args.warmup)]
         for n in range(1, args.rounds + 1):
