@@ -118,6 +118,40 @@ def test_sigterm_drains_the_writer_and_checkpoints(tmp_path: Path) -> None:
         again.stop()
 
 
+def _nice_values(pid: int) -> dict[int, int]:
+    """Thread id -> its nice value (field 19 of /proc/PID/task/TID/stat)."""
+    out = {}
+    for tid in map(int, os.listdir(f"/proc/{pid}/task")):
+        stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        out[tid] = int(stat[stat.rindex(")") + 2 :].split()[16])
+    return out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="per-thread nice values are Linux's")
+@pytest.mark.parametrize("nice", [None, "7", "0"])
+def test_database_loads_run_below_the_event_loop(tmp_path: Path, nice: str | None) -> None:
+    """The loader and DuckDB's worker threads get the background nice value (19 unless
+    --background-nice says otherwise, 0: no change); the event loop's thread and the
+    journal's, which requests wait for, keep the server's own."""
+    flags = ["--background-nice", nice] if nice is not None else []
+    server = start_server(tmp_path / "n.duckdb", *flags)
+    try:
+        values = _nice_values(server.proc.pid)
+        expected = int(nice) if nice is not None else 19
+        main = values.pop(server.proc.pid)  # the main thread runs the event loop
+        assert main == 0
+        if expected:
+            assert sorted(set(values.values())) == [0, expected], values
+            assert list(values.values()).count(expected) >= 2, values  # the loader and DuckDB's workers
+            assert list(values.values()).count(0) >= 1, values  # the journal thread
+        else:
+            assert set(values.values()) == {0}, values
+        assert server.post(server.envelope([{"type": "page_view", "url": "https://a.example/"}])).json()["accepted"] == 1
+        assert len(server.all_events()) == 1  # loads still happen
+    finally:
+        server.stop()
+
+
 @pytest.mark.slow
 def test_pip_install_editable_in_a_fresh_venv_gives_a_working_command(tmp_path: Path) -> None:
     """The issue's promise, as a user would do it: `pip install -e .` (with pip's own

@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from chatlens._priority import lower_priority, threads_not_started_by_python
 from chatlens.analytics import REPORTS
 from chatlens.analytics.intents import intents_report
 from chatlens.analytics.results import results_report
@@ -136,6 +137,11 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
         services.dedupe.preload(keys[: settings.dedupe_capacity], complete=complete)
         _restore_engine(services)
         services.writer.start()
+        lowered = lower_priority(
+            [*services.writer.background_threads(), *threads_not_started_by_python()], settings.background_nice
+        )
+        if lowered:
+            log.info("the database loads run at nice %d (%d threads), below the event loop", settings.background_nice, lowered)
         gc_pauses = GcPauses(services.metrics)
         gc_pauses.start()
         if services.webhook is not None:

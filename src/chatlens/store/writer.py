@@ -115,6 +115,12 @@ class WriteBuffer:
             thread.start()
             self._threads.append(thread)
 
+    def background_threads(self) -> list[int]:
+        """The native id of the loader thread, whose bulk work may run at a lower priority
+        than the event loop (`chatlens._priority`). Not the journal's: requests wait for
+        its syncs (lowered too, it cost more than it gave in the benchmark)."""
+        return [t.native_id for t in self._threads[1:] if t.native_id is not None]
+
     def submit(self, rows: int, encoded: bytes) -> asyncio.Future[None]:
         """Queue `rows` rows, encoded as journal lines (`chatlens.store.rows`); the future
         completes when they are durable (or the write failed)."""
