@@ -44,6 +44,55 @@ def test_site_create_rejects_an_origin_with_a_path(tmp_path: Path) -> None:
     assert "--origin" in result.stderr and "no path" in result.stderr
 
 
+def test_site_origins_adds_and_removes_and_prints_the_result(tmp_path: Path) -> None:
+    db = str(tmp_path / "o.duckdb")
+    chatlens("site", "create", "shop", "--db", db)
+    assert chatlens("site", "origins", "shop", "--db", db).stdout == "(any origin)\n"
+    out = chatlens("site", "origins", "shop", "--add", "https://Shop.Example/", "--add", "https://*.example.org", "--db", db)
+    assert out.stdout == "https://shop.example\nhttps://*.example.org\n"
+    again = chatlens("site", "origins", "shop", "--add", "https://shop.example", "--remove", "https://*.example.org",
+                     "--db", db, "--json")
+    assert json.loads(again.stdout) == {"site_id": "shop", "origins": ["https://shop.example"]}
+    assert json.loads(chatlens("site", "list", "--db", db, "--json").stdout)[0]["origins"] == ["https://shop.example"]
+    chatlens("site", "origins", "shop", "--remove", "https://shop.example", "--db", db)
+    assert json.loads(chatlens("site", "list", "--db", db, "--json").stdout)[0]["origins"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope", "--add", "https://a.example"], "no site 'nope' (`chatlens site list` shows them)"),
+        (["shop", "--remove", "https://a.example"], "--remove https://a.example: not an origin of site 'shop'"),
+        (["shop", "--add", "https://a.example/cart"], "--add origin 'https://a.example/cart': must look like"),
+    ],
+)
+def test_site_origins_errors_name_the_problem(tmp_path: Path, args: list[str], message: str) -> None:
+    db = str(tmp_path / "o.duckdb")
+    chatlens("site", "create", "shop", "--db", db)
+    result = chatlens("site", "origins", *args, "--db", db, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"chatlens: error: {message}"), result.stderr
+    assert json.loads(chatlens("site", "list", "--db", db, "--json").stdout)[0]["origins"] == []
+
+
+def test_origins_added_to_the_default_site_hold_after_a_restart(tmp_path: Path) -> None:
+    """The first-start site accepts any origin and says how to restrict it; once
+    restricted, a page on another origin gets 403 and one on the site's own is stored."""
+    db = tmp_path / "d.duckdb"
+    server = start_server(db)
+    server.stop()
+    assert "chatlens site origins default --add https://your.shop" in "".join(server.output)
+    chatlens("site", "origins", "default", "--add", "https://shop.example", "--db", str(db))
+    again = start_server(db, keys=server.keys)
+    try:
+        page = {"type": "page_view", "url": "https://shop.example/"}
+        assert again.post(again.envelope([page]), headers={"Origin": "https://evil.example"}).status_code == 403
+        ok = again.post(again.envelope([page]), headers={"Origin": "https://shop.example"})
+        assert ok.status_code == 200 and ok.json()["accepted"] == 1
+    finally:
+        again.stop()
+
+
 def test_first_start_creates_a_default_site_and_prints_a_script_tag(tmp_path: Path) -> None:
     db = tmp_path / "first.duckdb"
     server = start_server(db)

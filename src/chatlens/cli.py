@@ -85,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--json", action="store_true", help="print only the ids and keys as JSON")
     create.set_defaults(handler=cmd_site_create)
 
+    origins = site.add_parser("origins", help="show or change the origins allowed to send a site's events")
+    origins.add_argument("site_id", metavar="SITE_ID")
+    origins.add_argument("--add", action="append", default=[], metavar="URL", help="allow this origin (repeat)")
+    origins.add_argument("--remove", action="append", default=[], metavar="URL", help="stop allowing it (repeat)")
+    origins.add_argument("--db", default=DEFAULT_DB)
+    origins.add_argument("--json", action="store_true", help='print {"site_id": ..., "origins": [...]}')
+    origins.set_defaults(handler=cmd_site_origins)
+
     listing = site.add_parser("list", help="list sites")
     listing.add_argument("--db", default=DEFAULT_DB)
     listing.add_argument("--json", action="store_true")
@@ -154,11 +162,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_site_create(args: argparse.Namespace) -> int:
+def _origins(flag: str, values: list[str]) -> list[str]:
     try:
-        origins = [normalize_origin(o) for o in args.origin]
+        return [normalize_origin(o) for o in values]
     except ValueError as exc:
-        raise CliError(f"--origin {exc}") from None
+        raise CliError(f"{flag} {exc}") from None
+
+
+def cmd_site_create(args: argparse.Namespace) -> int:
+    origins = _origins("--origin", args.origin)
     store = DuckDBStore(args.db)
     try:
         created = store.create_site(args.name, origins)
@@ -168,6 +180,29 @@ def cmd_site_create(args: argparse.Namespace) -> int:
         print(json.dumps(_keys(created)))
     else:
         _print_created(created, script_base=None)
+    return 0
+
+
+def cmd_site_origins(args: argparse.Namespace) -> int:
+    """Show a site's allowed origins, or add and remove some (a server must not hold the
+    database: stop it, change, start it again)."""
+    added, removed = _origins("--add", args.add), _origins("--remove", args.remove)
+    store = DuckDBStore(args.db)
+    try:
+        site = next((s for s in store.list_sites() if s.site_id == args.site_id), None)
+        if site is None:
+            raise CliError(f"no site {args.site_id!r} (`chatlens site list` shows them)")
+        if missing := [o for o in removed if o not in site.origins]:
+            raise CliError(f"--remove {missing[0]}: not an origin of site {site.site_id!r}")
+        if added or removed:
+            origins = [o for o in dict.fromkeys([*site.origins, *added]) if o not in removed]
+            site = store.set_site_origins(site.site_id, origins)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"site_id": site.site_id, "origins": list(site.origins)}))
+    else:
+        print("\n".join(site.origins) if site.origins else "(any origin)")
     return 0
 
 
@@ -355,7 +390,8 @@ def _print_created(created: CreatedSite, script_base: str | None) -> None:
     print(f"  site id:     {site.site_id}")
     print(f"  public key:  {site.public_key}   (write-only, safe in web pages)")
     print(f"  secret key:  {created.secret_key}   (reads data; shown only now, keep it safe)")
-    print(f"  origins:     {' '.join(site.origins) or 'any (add --origin to restrict)'}")
+    restrict = f"any (restrict: chatlens site origins {site.site_id} --add https://your.shop)"
+    print(f"  origins:     {' '.join(site.origins) or restrict}")
     if script_base:
         print("  Paste into your pages:")
         print(f'    <script src="{script_base}/sdk.js" data-site="{site.public_key}" async></script>')

@@ -360,6 +360,16 @@ class DuckDBStore:
         ).fetchall()
         return [Site(r[0], r[1], r[2], r[3], tuple(r[4])) for r in rows]
 
+    def set_site_origins(self, site_id: str, origins: Sequence[str]) -> Site:
+        row = self._cursor().execute(
+            "UPDATE sites SET origins = ? WHERE site_id = ? "
+            "RETURNING site_id, name, public_key, secret_key_hash, origins",
+            [list(origins), site_id],
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"no site {site_id!r} (`chatlens site list` shows them)")
+        return Site(row[0], row[1], row[2], row[3], tuple(row[4]))
+
 
 def new_secret_key() -> str:
     """128 random bits in the shape the `agentsight` SDK insists on
