@@ -855,7 +855,7 @@ def test_corrected_time_is_never_after_arrival(srv: Server) -> None:
 
 def test_without_sent_at_the_client_time_is_kept_but_never_after_arrival(srv: Server) -> None:
     """Without `sent_at` the client's clock cannot be measured (docs/events.md): `time` is
-    the event's own `timestamp`, as PostHog and Segment do, but never after arrival; an
+    the event's own `timestamp`, as PostHog does, but never after arrival; an
     event without a timestamp is placed at its arrival."""
     session = fresh()
     day_ago, hour_ahead = now_ms() - 86_400_000, now_ms() + 3_600_000

@@ -101,7 +101,7 @@ and `ts`, the skew-corrected time: `received_at - (sent_at - client_ts)`, never 
 `received_at`. `ts` is what analytics use: it is on the server's clock, and the delay
 between creating and sending the event is measured on the client's own clock, so a wrong
 client clock does not move events in time. A batch without `sent_at` gives no measure of
-that clock: `ts` is then the event's own `timestamp` (as PostHog and Segment do), still
+that clock: `ts` is then the event's own `timestamp` (as PostHog does), still
 never later than `received_at`, and an event without a `timestamp` is placed at its
 arrival. The browser SDK always sends `sent_at`.
 
@@ -158,7 +158,7 @@ def render() -> str:
         "The chat widget's own milestones, as the widget event bus names them. Their fields"
         " may also come inside a `data` object, in the bus's own shape"
         " (`{\"type\": \"CONTACT_STARTED\", \"data\": {\"contactId\": \"...\"}, \"timestamp\": 1637147056035}`);"
-        " top-level fields win. A `data` that is not an object (or null) is an error.",
+        " top-level fields win. A `data` other than an object (or null) is an error.",
         "",
     ]
     for t in WIDGET_TYPES:
