@@ -29,10 +29,11 @@ def threads_not_started_by_python() -> list[int]:
 
 
 def lower_priority(thread_ids: Iterable[int], nice: int) -> int:
-    """Give these threads the nice value `nice` (Linux only: elsewhere a nice value is the
-    whole process's). Returns how many were changed; a thread that is gone is skipped."""
-    if sys.platform != "linux" or nice <= 0:
-        return 0
+    """Give these threads the nice value `nice`, if that is lower than the calling thread's
+    priority (Linux only: elsewhere a nice value is the whole process's). Returns how many
+    were changed; a thread that is gone is skipped."""
+    if sys.platform != "linux" or nice <= os.getpriority(os.PRIO_PROCESS, 0):
+        return 0  # never raise a thread above the event loop's priority
     changed = 0
     for tid in thread_ids:
         try:
