@@ -530,7 +530,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=0, help="server port (default: a free one)")
     p.add_argument("--json", type=Path, help="also write the runs and summary to this file")
     p.add_argument("--server-arg", action="append", default=[], metavar="ARG",
-                   help="one more argument for `chatlens serve` (repeatable), e.g. --server-arg=--background-nice=0")
+                   help="one more argument for `chatlens serve` (repeatable), e.g. --server-arg=--background-priority=normal")
     p.add_argument("--profile", type=Path, help="after the measured runs, py-spy one extra batch run into this file")
     args = p.parse_args(argv)
     if args.rounds < 1 or args.connections < args.threads:

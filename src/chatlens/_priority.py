@@ -1,12 +1,19 @@
-"""Bulk background work yields the CPU to the event loop.
+"""The event loop gets the CPU first; the threads around it wait their turn.
 
-The event loop answers every request and is what limits ingestion; loading the journal
-into DuckDB is bulk work that can wait some milliseconds. On a busy machine the kernel
-shared the cores evenly between them: the loop, always ready to run, spent about 15 % of
-its time waiting for a core held by the loader or DuckDB's workers. On Linux every thread
-has its own nice value, so these run at a lower priority (as Cassandra and RocksDB run
-their compactions): they get whatever the loop leaves, and all of the machine when it is
-idle. docs/benchmarks.md, "Background work at a lower priority".
+The event loop answers every request and is what limits ingestion. Under load it was
+ready to run nearly all the time, yet waited for a core 14-15 % of it, taken by the
+threads that work for it (`perf sched`):
+
+- the loads into DuckDB (the loader thread and DuckDB's workers): bulk work that can
+  wait some milliseconds. They run under SCHED_IDLE, on CPU time nothing else wants:
+  as Cassandra and RocksDB lower their compactions, but stricter;
+- the journal thread, which requests do wait for, but whose wake-ups (a sync done, the
+  GIL handed over) took the loop's core 1,100-2,300 times a second, only to wait for
+  the GIL the loop held. Under SCHED_BATCH its wake-ups no longer preempt the loop (it
+  runs on the other core, or when the loop blocks), while it still preempts the loads.
+
+Linux gives each thread its own policy; elsewhere nothing changes. docs/benchmarks.md,
+"Background work at a lower priority".
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from collections.abc import Iterable
 
 log = logging.getLogger("chatlens.server")
 
+_SCHED_IDLE = getattr(os, "SCHED_IDLE", None)
+_SCHED_BATCH = getattr(os, "SCHED_BATCH", None)
+
 
 def threads_not_started_by_python() -> list[int]:
     """The ids of this process's threads that Python did not start (DuckDB's workers)."""
@@ -28,19 +38,21 @@ def threads_not_started_by_python() -> list[int]:
     return [tid for tid in map(int, os.listdir("/proc/self/task")) if tid not in python]
 
 
-def lower_priority(thread_ids: Iterable[int], nice: int) -> int:
-    """Give these threads the nice value `nice`, if that is lower than the calling thread's
-    priority (Linux only: elsewhere a nice value is the whole process's). Returns how many
-    were changed; a thread that is gone is skipped."""
-    if sys.platform != "linux" or nice <= os.getpriority(os.PRIO_PROCESS, 0):
-        return 0  # never raise a thread above the event loop's priority
+def yield_to_event_loop(bulk: Iterable[int], helpers: Iterable[int]) -> int:
+    """Run the `bulk` threads only on otherwise idle CPU time (SCHED_IDLE), and let the
+    `helpers` the loop waits on no longer preempt it (SCHED_BATCH). Linux only; returns
+    how many threads changed (a thread that is gone is skipped)."""
+    if sys.platform != "linux" or _SCHED_IDLE is None or _SCHED_BATCH is None:
+        return 0
     changed = 0
-    for tid in thread_ids:
-        try:
-            os.setpriority(os.PRIO_PROCESS, tid, nice)
-            changed += 1
-        except ProcessLookupError:
-            continue
-        except PermissionError as exc:  # only lowering is ever asked for; never fatal
-            log.warning("could not lower the priority of thread %d: %s", tid, exc)
+    for policy, thread_ids in ((_SCHED_IDLE, bulk), (_SCHED_BATCH, helpers)):
+        for tid in thread_ids:
+            try:
+                if os.sched_getscheduler(tid) == os.SCHED_OTHER:  # never raise a thread's priority
+                    os.sched_setscheduler(tid, policy, os.sched_param(0))
+                    changed += 1
+            except ProcessLookupError:
+                continue
+            except PermissionError as exc:  # only lowering is asked for; never fatal
+                log.warning("could not change the scheduling policy of thread %d: %s", tid, exc)
     return changed

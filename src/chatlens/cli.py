@@ -61,8 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="event ids kept in memory for dedupe (~150 bytes each); older ones are looked up")
     serve.add_argument("--load-interval", type=float, default=defaults.load_interval, metavar="SECONDS",
                        help="how often acknowledged events move from the journal into the database (reads load what is waiting first)")
-    serve.add_argument("--background-nice", type=int, default=defaults.background_nice, metavar="N",
-                       help="nice value of the loads into the database, below the event loop's (Linux; 0: equal)")
+    serve.add_argument("--background-priority", choices=("idle", "normal"), default=defaults.background_priority,
+                       help="idle: loads into the database use only CPU time the event loop leaves (Linux); "
+                            "normal: every thread equal")
     serve.add_argument("--config", metavar="PATH", help="a TOML file: custom session data keys (docs/lifecycle.md)")
     serve.add_argument("--max-attachment", type=int, default=defaults.max_attachment_bytes, metavar="BYTES",
                        help="store attachment content up to this size; larger files keep only their description")
@@ -299,7 +300,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         trust_proxy_headers=args.trust_proxy,
         noop_endpoint=args.noop_endpoint,
         load_interval=args.load_interval,
-        background_nice=args.background_nice,
+        background_priority=args.background_priority,
         dedupe_capacity=args.dedupe_capacity,
         skills_path=Path(args.skills) if args.skills else None,
     )

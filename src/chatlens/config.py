@@ -35,9 +35,9 @@ class Settings:
     dedupe_capacity: int = 1_000_000  # event ids kept in memory (~150 bytes each)
     max_pending_rows: int = 1_000_000  # beyond this, batches get 503 + Retry-After
     duckdb_threads: int = 2
-    # The nice value of the loader thread and DuckDB's workers (Linux; 0: the loop's own),
-    # so that bulk loads never take a core from the event loop (chatlens._priority).
-    background_nice: int = 19
+    # "idle": the loads into DuckDB run on idle CPU time and the journal thread never
+    # preempts the event loop (Linux; chatlens._priority); "normal": all threads equal.
+    background_priority: str = "idle"
     # Seconds between loads of the journal into the store, or sooner once `load_rows` are
     # waiting. Readers load what is waiting first, so this is not how fresh reports are:
     # it is how large a load gets under heavy traffic, where larger is much cheaper (each

@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from chatlens._priority import lower_priority, threads_not_started_by_python
+from chatlens._priority import threads_not_started_by_python, yield_to_event_loop
 from chatlens.analytics import REPORTS
 from chatlens.analytics.intents import intents_report
 from chatlens.analytics.results import results_report
@@ -137,11 +137,14 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
         services.dedupe.preload(keys[: settings.dedupe_capacity], complete=complete)
         _restore_engine(services)
         services.writer.start()
-        lowered = lower_priority(
-            [*services.writer.background_threads(), *threads_not_started_by_python()], settings.background_nice
-        )
-        if lowered:
-            log.info("the database loads run at nice %d (%d threads), below the event loop", settings.background_nice, lowered)
+        if settings.background_priority == "idle":
+            writer = services.writer
+            changed = yield_to_event_loop(
+                bulk=[t for t in (writer.loader_thread_id, *threads_not_started_by_python()) if t is not None],
+                helpers=[t for t in (writer.journal_thread_id,) if t is not None],
+            )
+            if changed:
+                log.info("the event loop goes first: database loads use idle CPU time (%d threads changed)", changed)
         gc_pauses = GcPauses(services.metrics)
         gc_pauses.start()
         if services.webhook is not None:

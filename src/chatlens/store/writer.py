@@ -115,11 +115,15 @@ class WriteBuffer:
             thread.start()
             self._threads.append(thread)
 
-    def background_threads(self) -> list[int]:
-        """The native id of the loader thread, whose bulk work may run at a lower priority
-        than the event loop (`chatlens._priority`). Not the journal's: requests wait for
-        its syncs (lowered too, it cost more than it gave in the benchmark)."""
-        return [t.native_id for t in self._threads[1:] if t.native_id is not None]
+    @property
+    def journal_thread_id(self) -> int | None:
+        """The journal thread's native id once started (`chatlens._priority`)."""
+        return self._threads[0].native_id if self._threads else None
+
+    @property
+    def loader_thread_id(self) -> int | None:
+        """The loader thread's native id once started (`chatlens._priority`)."""
+        return self._threads[1].native_id if self._threads else None
 
     def submit(self, rows: int, encoded: bytes) -> asyncio.Future[None]:
         """Queue `rows` rows, encoded as journal lines (`chatlens.store.rows`); the future
