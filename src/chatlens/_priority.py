@@ -38,15 +38,17 @@ def threads_not_started_by_python() -> list[int]:
     return [tid for tid in map(int, os.listdir("/proc/self/task")) if tid not in python]
 
 
-def yield_to_event_loop(bulk: Iterable[int], helpers: Iterable[int]) -> int:
+def yield_to_event_loop(bulk: Iterable[int | None], helpers: Iterable[int | None]) -> int:
     """Run the `bulk` threads only on otherwise idle CPU time (SCHED_IDLE), and let the
     `helpers` the loop waits on no longer preempt it (SCHED_BATCH). Linux only; returns
-    how many threads changed (a thread that is gone is skipped)."""
+    how many threads changed (None, a thread not started, and a thread gone are skipped)."""
     if sys.platform != "linux" or _SCHED_IDLE is None or _SCHED_BATCH is None:
         return 0
     changed = 0
     for policy, thread_ids in ((_SCHED_IDLE, bulk), (_SCHED_BATCH, helpers)):
         for tid in thread_ids:
+            if tid is None:
+                continue
             try:
                 if os.sched_getscheduler(tid) == os.SCHED_OTHER:  # never raise a thread's priority
                     os.sched_setscheduler(tid, policy, os.sched_param(0))

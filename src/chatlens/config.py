@@ -6,7 +6,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(slots=True)
@@ -37,7 +37,7 @@ class Settings:
     duckdb_threads: int = 2
     # "idle": the loads into DuckDB run on idle CPU time and the journal thread never
     # preempts the event loop (Linux; chatlens._priority); "normal": all threads equal.
-    background_priority: str = "idle"
+    background_priority: Literal["idle", "normal"] = "idle"
     # Seconds between loads of the journal into the store, or sooner once `load_rows` are
     # waiting. Readers load what is waiting first, so this is not how fresh reports are:
     # it is how large a load gets under heavy traffic, where larger is much cheaper (each

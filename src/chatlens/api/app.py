@@ -140,8 +140,7 @@ def create_app(settings: Settings, store: EventStore) -> ASGIApp:
         if settings.background_priority == "idle":
             writer = services.writer
             changed = yield_to_event_loop(
-                bulk=[t for t in (writer.loader_thread_id, *threads_not_started_by_python()) if t is not None],
-                helpers=[t for t in (writer.journal_thread_id,) if t is not None],
+                bulk=[writer.loader_thread_id, *threads_not_started_by_python()], helpers=[writer.journal_thread_id]
             )
             if changed:
                 log.info("the event loop goes first: database loads use idle CPU time (%d threads changed)", changed)
